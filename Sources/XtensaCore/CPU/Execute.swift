@@ -1,0 +1,558 @@
+// The interpreter: fetch a predecoded instruction, switch on its operation.
+//
+// The loop allocates nothing, calls no existentials or closures, and throws
+// nothing. Everything unusual (timers, interrupts, the cycle budget) is
+// folded into one comparison against `nextEvent`.
+
+extension XtensaCPU {
+    @inline(__always) func r(_ i: UInt8) -> UInt32 {
+        phys[(Int(st.pointee.windowBase) &* 4 &+ Int(i)) & 63]
+    }
+
+    @inline(__always) func w(_ i: UInt8, _ v: UInt32) {
+        phys[(Int(st.pointee.windowBase) &* 4 &+ Int(i)) & 63] = v
+    }
+
+    @inline(__always) func load8(_ a: UInt32, _ pc: UInt32) -> UInt32 {
+        if let p = memory.rd[Int(a >> pageShift)] { return UInt32(p.load(fromByteOffset: Int(a & 0xFFF), as: UInt8.self)) }
+        return loadSlow(a, size: 1, pc: pc)
+    }
+
+    @inline(__always) func load16(_ a: UInt32, _ pc: UInt32) -> UInt32 {
+        if a & 0xFFF != 0xFFF, let p = memory.rd[Int(a >> pageShift)] {
+            return UInt32(p.loadUnaligned(fromByteOffset: Int(a & 0xFFF), as: UInt16.self))
+        }
+        return loadSlow(a, size: 2, pc: pc)
+    }
+
+    @inline(__always) func load32(_ a: UInt32, _ pc: UInt32) -> UInt32 {
+        if a & 0xFFF <= 0xFFC, let p = memory.rd32[Int(a >> pageShift)] {
+            return p.loadUnaligned(fromByteOffset: Int(a & 0xFFF), as: UInt32.self)
+        }
+        return loadSlow(a, size: 4, pc: pc)
+    }
+
+    @inline(__always) func store8(_ a: UInt32, _ v: UInt32, _ pc: UInt32) {
+        if let p = memory.wr[Int(a >> pageShift)] {
+            p.storeBytes(of: UInt8(truncatingIfNeeded: v), toByteOffset: Int(a & 0xFFF), as: UInt8.self)
+            return
+        }
+        storeSlow(a, size: 1, value: v, pc: pc)
+    }
+
+    @inline(__always) func store16(_ a: UInt32, _ v: UInt32, _ pc: UInt32) {
+        if a & 0xFFF != 0xFFF, let p = memory.wr[Int(a >> pageShift)] {
+            p.storeBytes(of: UInt16(truncatingIfNeeded: v), toByteOffset: Int(a & 0xFFF), as: UInt16.self)
+            return
+        }
+        storeSlow(a, size: 2, value: v, pc: pc)
+    }
+
+    @inline(__always) func store32(_ a: UInt32, _ v: UInt32, _ pc: UInt32) {
+        if a & 0xFFF <= 0xFFC, let p = memory.wr32[Int(a >> pageShift)] {
+            p.storeBytes(of: v, toByteOffset: Int(a & 0xFFF), as: UInt32.self)
+            return
+        }
+        storeSlow(a, size: 4, value: v, pc: pc)
+    }
+
+    /// Returns the predecoded slot for `pc`, decoding it if needed; nil (after raising the
+    /// fetch exception) if the address cannot be fetched.
+    @inline(__always) func fetch(_ pc: UInt32) -> UnsafeMutablePointer<Decoded>? {
+        let page = Int(pc >> pageShift)
+        if let d = memory.decoded[page] {
+            let e = d + Int(pc & 0xFFF)
+            if e.pointee.length != 0 { return e }
+        }
+        return fetchSlow(pc)
+    }
+
+    @inline(never) func fetchSlow(_ pc: UInt32) -> UnsafeMutablePointer<Decoded>? {
+        let page = Int(pc >> pageShift)
+        guard MemoryAttributes(rawValue: memory.attrs[page]).contains(.execute), memory.host[page] != nil,
+              let (word, len) = fetchWord(pc) else {
+            let attr = (st.pointee.itlbAttr >> ((pc >> 29) * 4)) & 0xF
+            raise(attr == 15 ? .instFetchProhibited : .instructionFetchError, pc: pc, vaddr: pc)
+            return nil
+        }
+        let d = memory.decodePage(page) + Int(pc & 0xFFF)
+        d.pointee = Decoder.decode(word, length: len, pc: pc)
+        return d
+    }
+
+    /// Runs until `cycles` more cycles have passed or something stops the core.
+    public func run(cycles budget: UInt64) -> StopReason {
+        let s = st
+        s.pointee.stopCycle = s.pointee.cycles &+ budget
+        if s.pointee.stopCycle < s.pointee.cycles { s.pointee.stopCycle = .max }
+        recomputeNextEvent()
+        if s.pointee.waiting || s.pointee.stopRequested { requestEventCheck() }
+        while true {
+            if s.pointee.cycles >= s.pointee.nextEvent {
+                if let reason = handleEvents() { return reason }
+            }
+            let pc = s.pointee.pc
+            guard let dp = fetch(pc) else { continue }
+            let d = dp.pointee
+            if d.panel > s.pointee.freePanels {
+                windowOverflow(pc: pc)
+                continue
+            }
+            s.pointee.cycles &+= 1
+            s.pointee.instructions &+= 1
+            if execute(d, pc: pc) {
+                // Sequential fall-through: zero-overhead loop back-edge.
+                let npc = pc &+ UInt32(d.length)
+                s.pointee.pc = npc
+                if npc == s.pointee.lend, s.pointee.lcount != 0, s.pointee.ps & PS.excm == 0 {
+                    s.pointee.lcount &-= 1
+                    s.pointee.pc = s.pointee.lbeg
+                }
+            }
+        }
+    }
+
+    /// Executes one instruction at `pc`. Returns true when execution falls through to the next
+    /// instruction; false when the instruction set PC itself (taken branch, jump, exception).
+    @inline(__always)
+    func execute(_ d: Decoded, pc: UInt32) -> Bool {
+        let s = st
+        switch d.op {
+        // MARK: ALU
+        case .add, .addn: w(d.a, r(d.b) &+ r(d.c))
+        case .addx2: w(d.a, (r(d.b) << 1) &+ r(d.c))
+        case .addx4: w(d.a, (r(d.b) << 2) &+ r(d.c))
+        case .addx8: w(d.a, (r(d.b) << 3) &+ r(d.c))
+        case .sub: w(d.a, r(d.b) &- r(d.c))
+        case .subx2: w(d.a, (r(d.b) << 1) &- r(d.c))
+        case .subx4: w(d.a, (r(d.b) << 2) &- r(d.c))
+        case .subx8: w(d.a, (r(d.b) << 3) &- r(d.c))
+        case .and: w(d.a, r(d.b) & r(d.c))
+        case .or: w(d.a, r(d.b) | r(d.c))
+        case .xor: w(d.a, r(d.b) ^ r(d.c))
+        case .neg: w(d.a, 0 &- r(d.b))
+        case .abs:
+            let v = Int32(bitPattern: r(d.b))
+            w(d.a, v < 0 ? UInt32(bitPattern: 0 &- v) : UInt32(bitPattern: v))
+        case .addi, .addmi, .addin: w(d.a, r(d.b) &+ UInt32(bitPattern: d.imm))
+        case .movi, .movin: w(d.a, UInt32(bitPattern: d.imm))
+        case .movn: w(d.a, r(d.b))
+        case .extui:
+            let mask: UInt32 = d.imm2 >= 32 ? 0xFFFF_FFFF : (1 << UInt32(d.imm2)) &- 1
+            w(d.a, (r(d.b) >> UInt32(d.imm)) & mask)
+        case .slli: w(d.a, d.imm >= 32 ? 0 : r(d.b) << UInt32(d.imm))
+        case .srai: w(d.a, UInt32(bitPattern: Int32(bitPattern: r(d.b)) >> Int32(d.imm)))
+        case .srli: w(d.a, r(d.b) >> UInt32(d.imm))
+        case .src:
+            let v = (UInt64(r(d.b)) << 32) | UInt64(r(d.c))
+            w(d.a, UInt32(truncatingIfNeeded: v >> UInt64(s.pointee.sar & 63)))
+        case .srl: w(d.a, UInt32(truncatingIfNeeded: UInt64(r(d.b)) >> UInt64(s.pointee.sar & 63)))
+        case .sll: w(d.a, UInt32(truncatingIfNeeded: (UInt64(r(d.b)) << 32) >> UInt64(s.pointee.sar & 63)))
+        case .sra:
+            let v = Int64(Int32(bitPattern: r(d.b)))
+            w(d.a, UInt32(truncatingIfNeeded: v >> Int64(min(s.pointee.sar & 63, 63))))
+        case .ssr: s.pointee.sar = r(d.a) & 31
+        case .ssl: s.pointee.sar = 32 - (r(d.a) & 31)
+        case .ssa8l: s.pointee.sar = (r(d.a) & 3) << 3
+        case .ssa8b: s.pointee.sar = 32 - ((r(d.a) & 3) << 3)
+        case .ssai: s.pointee.sar = UInt32(d.imm)
+        case .nsa:
+            let v = r(d.b)
+            let x = Int32(bitPattern: v) < 0 ? ~v : v
+            w(d.a, x == 0 ? 31 : UInt32(x.leadingZeroBitCount - 1))
+        case .nsau: w(d.a, UInt32(r(d.b).leadingZeroBitCount))
+        case .min: w(d.a, UInt32(bitPattern: Swift.min(Int32(bitPattern: r(d.b)), Int32(bitPattern: r(d.c)))))
+        case .max: w(d.a, UInt32(bitPattern: Swift.max(Int32(bitPattern: r(d.b)), Int32(bitPattern: r(d.c)))))
+        case .minu: w(d.a, Swift.min(r(d.b), r(d.c)))
+        case .maxu: w(d.a, Swift.max(r(d.b), r(d.c)))
+        case .sext:
+            let sh = 31 - UInt32(d.imm)
+            w(d.a, UInt32(bitPattern: Int32(bitPattern: r(d.b) << sh) >> Int32(sh)))
+        case .clamps:
+            let v = Int32(bitPattern: r(d.b))
+            let hi = Int32(1) << Int32(d.imm) - 1
+            let lo = -hi - 1
+            w(d.a, UInt32(bitPattern: v < lo ? lo : v > hi ? hi : v))
+        case .moveqz: if r(d.c) == 0 { w(d.a, r(d.b)) }
+        case .movnez: if r(d.c) != 0 { w(d.a, r(d.b)) }
+        case .movltz: if Int32(bitPattern: r(d.c)) < 0 { w(d.a, r(d.b)) }
+        case .movgez: if Int32(bitPattern: r(d.c)) >= 0 { w(d.a, r(d.b)) }
+        case .movf: if s.pointee.br & (1 << UInt32(d.c)) == 0 { w(d.a, r(d.b)) }
+        case .movt: if s.pointee.br & (1 << UInt32(d.c)) != 0 { w(d.a, r(d.b)) }
+        case .mul16u: w(d.a, (r(d.b) & 0xFFFF) &* (r(d.c) & 0xFFFF))
+        case .mul16s:
+            w(d.a, UInt32(bitPattern: Int32(Int16(truncatingIfNeeded: r(d.b))) &* Int32(Int16(truncatingIfNeeded: r(d.c)))))
+        case .mull: w(d.a, r(d.b) &* r(d.c))
+        case .muluh: w(d.a, UInt32((UInt64(r(d.b)) &* UInt64(r(d.c))) >> 32))
+        case .mulsh:
+            let p = Int64(Int32(bitPattern: r(d.b))) &* Int64(Int32(bitPattern: r(d.c)))
+            w(d.a, UInt32(truncatingIfNeeded: p >> 32))
+        case .quou, .quos, .remu, .rems:
+            let b = r(d.c)
+            if b == 0 { raise(.integerDivideByZero, pc: pc); return false }
+            let a = r(d.b)
+            switch d.op {
+            case .quou: w(d.a, a / b)
+            case .remu: w(d.a, a % b)
+            case .quos:
+                let (sa, sb) = (Int32(bitPattern: a), Int32(bitPattern: b))
+                w(d.a, sa == .min && sb == -1 ? a : UInt32(bitPattern: sa / sb))
+            default:
+                let (sa, sb) = (Int32(bitPattern: a), Int32(bitPattern: b))
+                w(d.a, sa == .min && sb == -1 ? 0 : UInt32(bitPattern: sa % sb))
+            }
+
+        // MARK: Loads and stores
+        case .l8ui:
+            let v = load8(r(d.b) &+ UInt32(bitPattern: d.imm), pc)
+            if s.pointee.faulted { s.pointee.faulted = false; return false }
+            w(d.a, v)
+        case .l16ui:
+            let v = load16(r(d.b) &+ UInt32(bitPattern: d.imm), pc)
+            if s.pointee.faulted { s.pointee.faulted = false; return false }
+            w(d.a, v)
+        case .l16si:
+            let v = load16(r(d.b) &+ UInt32(bitPattern: d.imm), pc)
+            if s.pointee.faulted { s.pointee.faulted = false; return false }
+            w(d.a, UInt32(bitPattern: Int32(Int16(truncatingIfNeeded: v))))
+        case .l32i, .l32in, .l32ai, .l32e:
+            let v = load32(r(d.b) &+ UInt32(bitPattern: d.imm), pc)
+            if s.pointee.faulted { s.pointee.faulted = false; return false }
+            w(d.a, v)
+        case .l32r:
+            let v = load32(UInt32(bitPattern: d.imm), pc)
+            if s.pointee.faulted { s.pointee.faulted = false; return false }
+            w(d.a, v)
+        case .s8i:
+            store8(r(d.b) &+ UInt32(bitPattern: d.imm), r(d.a), pc)
+            if s.pointee.faulted { s.pointee.faulted = false; return false }
+        case .s16i:
+            store16(r(d.b) &+ UInt32(bitPattern: d.imm), r(d.a), pc)
+            if s.pointee.faulted { s.pointee.faulted = false; return false }
+        case .s32i, .s32in, .s32ri, .s32e:
+            store32(r(d.b) &+ UInt32(bitPattern: d.imm), r(d.a), pc)
+            if s.pointee.faulted { s.pointee.faulted = false; return false }
+        case .s32c1i:
+            let a = r(d.b) &+ UInt32(bitPattern: d.imm)
+            if s.pointee.atomctl & 3 == 0 {
+                raise(.loadStoreError, pc: pc, vaddr: a); return false
+            }
+            let old = load32(a, pc)
+            if s.pointee.faulted { s.pointee.faulted = false; return false }
+            if old == s.pointee.scompare1 {
+                store32(a, r(d.a), pc)
+                if s.pointee.faulted { s.pointee.faulted = false; return false }
+            }
+            w(d.a, old)
+
+        // MARK: Jumps and calls
+        case .j: s.pointee.pc = UInt32(bitPattern: d.imm); return false
+        case .jx: s.pointee.pc = r(d.a); return false
+        case .call0:
+            w(0, pc &+ 3); s.pointee.pc = UInt32(bitPattern: d.imm); return false
+        case .callx0:
+            let t = r(d.a); w(0, pc &+ 3); s.pointee.pc = t; return false
+        case .call4, .call8, .call12:
+            let n: UInt32 = d.op == .call4 ? 1 : d.op == .call8 ? 2 : 3
+            w(UInt8(n * 4), (n << 30) | ((pc &+ 3) & 0x3FFF_FFFF))
+            s.pointee.ps = (s.pointee.ps & ~PS.callincMask) | (n << PS.callincShift)
+            s.pointee.pc = UInt32(bitPattern: d.imm)
+            return false
+        case .callx4, .callx8, .callx12:
+            let n: UInt32 = d.op == .callx4 ? 1 : d.op == .callx8 ? 2 : 3
+            let t = r(d.a)
+            w(UInt8(n * 4), (n << 30) | ((pc &+ 3) & 0x3FFF_FFFF))
+            s.pointee.ps = (s.pointee.ps & ~PS.callincMask) | (n << PS.callincShift)
+            s.pointee.pc = t
+            return false
+        case .ret, .retn: s.pointee.pc = r(0); return false
+        case .retw, .retwn: return executeRetw(pc: pc)
+        case .entry: return executeEntry(d, pc: pc)
+        case .movsp:
+            let wb = s.pointee.windowBase, ws = s.pointee.windowStart
+            if ws & (wsBit(wb &- 1) | wsBit(wb &- 2) | wsBit(wb &- 3)) == 0 {
+                raise(.alloca, pc: pc); return false
+            }
+            w(d.a, r(d.b))
+        case .rotw:
+            s.pointee.windowBase = UInt32(bitPattern: Int32(bitPattern: s.pointee.windowBase) &+ d.imm) & 15
+            updateWindowCheck()
+
+        // MARK: Branches
+        case .beqz, .beqzn: if r(d.a) == 0 { return branch(d) }
+        case .bnez, .bnezn: if r(d.a) != 0 { return branch(d) }
+        case .bltz: if Int32(bitPattern: r(d.a)) < 0 { return branch(d) }
+        case .bgez: if Int32(bitPattern: r(d.a)) >= 0 { return branch(d) }
+        case .beqi: if Int32(bitPattern: r(d.a)) == d.imm { return branch2(d) }
+        case .bnei: if Int32(bitPattern: r(d.a)) != d.imm { return branch2(d) }
+        case .blti: if Int32(bitPattern: r(d.a)) < d.imm { return branch2(d) }
+        case .bgei: if Int32(bitPattern: r(d.a)) >= d.imm { return branch2(d) }
+        case .bltui: if r(d.a) < UInt32(bitPattern: d.imm) { return branch2(d) }
+        case .bgeui: if r(d.a) >= UInt32(bitPattern: d.imm) { return branch2(d) }
+        case .beq: if r(d.a) == r(d.b) { return branch(d) }
+        case .bne: if r(d.a) != r(d.b) { return branch(d) }
+        case .blt: if Int32(bitPattern: r(d.a)) < Int32(bitPattern: r(d.b)) { return branch(d) }
+        case .bge: if Int32(bitPattern: r(d.a)) >= Int32(bitPattern: r(d.b)) { return branch(d) }
+        case .bltu: if r(d.a) < r(d.b) { return branch(d) }
+        case .bgeu: if r(d.a) >= r(d.b) { return branch(d) }
+        case .bany: if r(d.a) & r(d.b) != 0 { return branch(d) }
+        case .bnone: if r(d.a) & r(d.b) == 0 { return branch(d) }
+        case .ball: if ~r(d.a) & r(d.b) == 0 { return branch(d) }
+        case .bnall: if ~r(d.a) & r(d.b) != 0 { return branch(d) }
+        case .bbc: if r(d.a) & (1 << (r(d.b) & 31)) == 0 { return branch(d) }
+        case .bbs: if r(d.a) & (1 << (r(d.b) & 31)) != 0 { return branch(d) }
+        case .bbci: if r(d.a) & (1 << UInt32(d.imm)) == 0 { return branch2(d) }
+        case .bbsi: if r(d.a) & (1 << UInt32(d.imm)) != 0 { return branch2(d) }
+        case .bf: if s.pointee.br & (1 << UInt32(d.a)) == 0 { return branch(d) }
+        case .bt: if s.pointee.br & (1 << UInt32(d.a)) != 0 { return branch(d) }
+        case .loop, .loopnez, .loopgtz:
+            let count = r(d.a)
+            s.pointee.lcount = count &- 1
+            s.pointee.lbeg = pc &+ 3
+            s.pointee.lend = UInt32(bitPattern: d.imm)
+            if (d.op == .loopnez && count == 0) || (d.op == .loopgtz && Int32(bitPattern: count) <= 0) {
+                s.pointee.pc = UInt32(bitPattern: d.imm)
+                return false
+            }
+
+        // MARK: System
+        case .isync, .rsync, .esync, .dsync, .excw, .memw, .extw, .nop, .nopn: break
+        case .illegal, .illn: raise(.illegalInstruction, pc: pc); return false
+        case .syscall: raise(.syscall, pc: pc); return false
+        case .simcall: return executeSimcall(pc: pc)
+        case .break_:
+            if debugException(cause: 1 << 3, pc: pc) { return false }
+        case .breakn:
+            if debugException(cause: 1 << 4, pc: pc) { return false }
+        case .rfe:
+            s.pointee.ps &= ~PS.excm
+            s.pointee.pc = s.pointee.epc.0
+            updateWindowCheck(); requestEventCheck()
+            return false
+        case .rfde:
+            s.pointee.ps &= ~PS.excm
+            s.pointee.pc = s.pointee.depc
+            updateWindowCheck(); requestEventCheck()
+            return false
+        case .rfwo, .rfwu:
+            if d.op == .rfwo { s.pointee.windowStart &= ~wsBit(s.pointee.windowBase) }
+            else { s.pointee.windowStart |= wsBit(s.pointee.windowBase) }
+            s.pointee.windowBase = (s.pointee.ps & PS.owbMask) >> PS.owbShift
+            s.pointee.ps &= ~PS.excm
+            s.pointee.pc = s.pointee.epc.0
+            updateWindowCheck(); requestEventCheck()
+            return false
+        case .rfi:
+            let level = Int(d.imm)
+            guard level >= 2 && level <= 7 else { raise(.illegalInstruction, pc: pc); return false }
+            s.pointee.pc = withUnsafeBytes(of: &s.pointee.epc) { $0.load(fromByteOffset: (level - 1) * 4, as: UInt32.self) }
+            s.pointee.ps = withUnsafeBytes(of: &s.pointee.eps) { $0.load(fromByteOffset: (level - 1) * 4, as: UInt32.self) } & PS.writableMask
+            updateWindowCheck(); requestEventCheck()
+            return false
+        case .rfme: raise(.illegalInstruction, pc: pc); return false
+        case .rsil:
+            let old = s.pointee.ps
+            s.pointee.ps = (old & ~PS.intlevelMask) | UInt32(d.imm)
+            w(d.a, old)
+            requestEventCheck()
+        case .waiti:
+            s.pointee.ps = (s.pointee.ps & ~PS.intlevelMask) | UInt32(d.imm)
+            s.pointee.pc = pc &+ 3
+            s.pointee.waiting = true
+            requestEventCheck()
+            return false
+        case .rsr:
+            guard let v = readSR(Int(d.imm)) else { raise(.illegalInstruction, pc: pc); return false }
+            w(d.a, v)
+        case .wsr:
+            if !writeSR(Int(d.imm), r(d.a)) { raise(.illegalInstruction, pc: pc); return false }
+        case .xsr:
+            let n = Int(d.imm)
+            guard n != SR.interrupt, n != SR.intclear, n != SR.prid, let old = readSR(n) else {
+                raise(.illegalInstruction, pc: pc); return false
+            }
+            _ = writeSR(n, r(d.a))
+            w(d.a, old)
+        case .rur:
+            guard let v = readUR(Int(d.imm)) else { raise(.illegalInstruction, pc: pc); return false }
+            if Int(d.imm) == UR.fcr || Int(d.imm) == UR.fsr, s.pointee.cpenable & 1 == 0 {
+                raise(.coprocessor0Disabled, pc: pc); return false
+            }
+            w(d.a, v)
+        case .wur:
+            if Int(d.imm) == UR.fcr || Int(d.imm) == UR.fsr, s.pointee.cpenable & 1 == 0 {
+                raise(.coprocessor0Disabled, pc: pc); return false
+            }
+            if !writeUR(Int(d.imm), r(d.a)) { raise(.illegalInstruction, pc: pc); return false }
+        case .rer: w(d.a, 0)
+        case .wer: break
+        case .witlb, .wdtlb:
+            // Region protection: the attribute of the 512 MiB region named by as[31:29].
+            let region = r(d.b) >> 29
+            let attr = r(d.a) & 0xF
+            if d.op == .wdtlb {
+                s.pointee.dtlbAttr = (s.pointee.dtlbAttr & ~(0xF << (region * 4))) | attr << (region * 4)
+            } else {
+                s.pointee.itlbAttr = (s.pointee.itlbAttr & ~(0xF << (region * 4))) | attr << (region * 4)
+            }
+        case .ritlb0, .rdtlb0: w(d.a, (r(d.b) & 0xE000_0000))
+        case .ritlb1, .rdtlb1:
+            let region = r(d.b) >> 29
+            let attrs = d.op == .ritlb1 ? s.pointee.itlbAttr : s.pointee.dtlbAttr
+            w(d.a, (r(d.b) & 0xE000_0000) | ((attrs >> (region * 4)) & 0xF))
+        case .pitlb, .pdtlb: w(d.a, (r(d.b) & 0xE000_0000) | 1)
+        case .iitlb, .idtlb: break
+
+        // MARK: Booleans
+        case .any4: setB(d.a, (s.pointee.br >> UInt32(d.b)) & 0xF != 0)
+        case .all4: setB(d.a, (s.pointee.br >> UInt32(d.b)) & 0xF == 0xF)
+        case .any8: setB(d.a, (s.pointee.br >> UInt32(d.b)) & 0xFF != 0)
+        case .all8: setB(d.a, (s.pointee.br >> UInt32(d.b)) & 0xFF == 0xFF)
+        case .andb: setB(d.a, b(d.b) && b(d.c))
+        case .andbc: setB(d.a, b(d.b) && !b(d.c))
+        case .orb: setB(d.a, b(d.b) || b(d.c))
+        case .orbc: setB(d.a, b(d.b) || !b(d.c))
+        case .xorb: setB(d.a, b(d.b) != b(d.c))
+
+        // MARK: MAC16
+        case .macAA: mac(d.imm2, r(d.a), r(d.b))
+        case .macAD: mac(d.imm2, r(d.a), mreg(d.b))
+        case .macDA: mac(d.imm2, mreg(d.a), r(d.b))
+        case .macDD: mac(d.imm2, mreg(d.a), mreg(d.b))
+        case .macDAld, .macDDld, .lddec, .ldinc:
+            // Operands: mw, as, (mx, at|my). The product uses the registers' old values.
+            let inc = d.op == .ldinc || (d.op != .lddec && (d.imm2 >> 4) == 2)
+            let addr = inc ? r(d.b) &+ 4 : r(d.b) &- 4
+            let v = load32(addr, pc)
+            if s.pointee.faulted { s.pointee.faulted = false; return false }
+            if d.op == .macDAld { mac(d.imm2 & 0xF, mreg(d.c), r(d.d)) }
+            if d.op == .macDDld { mac(d.imm2 & 0xF, mreg(d.c), mreg(d.d)) }
+            setM(d.a, v)
+            w(d.b, addr)
+
+        // MARK: Floating point
+        default:
+            if s.pointee.cpenable & 1 == 0 { raise(.coprocessor0Disabled, pc: pc); return false }
+            return executeFP(d, pc: pc)
+        }
+        return true
+    }
+
+    @inline(__always) func branch(_ d: Decoded) -> Bool {
+        st.pointee.pc = UInt32(bitPattern: d.imm)
+        return false
+    }
+
+    @inline(__always) func branch2(_ d: Decoded) -> Bool {
+        st.pointee.pc = UInt32(bitPattern: d.imm2)
+        return false
+    }
+
+    @inline(__always) func b(_ i: UInt8) -> Bool { st.pointee.br & (1 << UInt32(i)) != 0 }
+
+    @inline(__always) func setB(_ i: UInt8, _ v: Bool) {
+        if v { st.pointee.br |= 1 << UInt32(i) } else { st.pointee.br &= ~(1 << UInt32(i)) }
+    }
+
+    @inline(__always) func mreg(_ i: UInt8) -> UInt32 {
+        withUnsafeBytes(of: &st.pointee.m) { $0.load(fromByteOffset: Int(i & 3) * 4, as: UInt32.self) }
+    }
+
+    @inline(__always) func setM(_ i: UInt8, _ v: UInt32) {
+        withUnsafeMutableBytes(of: &st.pointee.m) { $0.storeBytes(of: v, toByteOffset: Int(i & 3) * 4, as: UInt32.self) }
+    }
+
+    /// MAC16 multiply: aux = operation (0 umul, 1 mul, 2 mula, 3 muls) | halves << 2.
+    func mac(_ aux: Int32, _ x: UInt32, _ y: UInt32) {
+        let oper = aux & 3, half = (aux >> 2) & 3
+        let xs = half & 1 != 0 ? x >> 16 : x & 0xFFFF
+        let ys = half & 2 != 0 ? y >> 16 : y & 0xFFFF
+        let product: Int64
+        if oper == 0 {
+            product = Int64(xs) * Int64(ys)
+        } else {
+            product = Int64(Int16(truncatingIfNeeded: xs)) * Int64(Int16(truncatingIfNeeded: ys))
+        }
+        var acc = st.pointee.acc
+        switch oper {
+        case 0, 1: acc = product
+        case 2: acc = acc &+ product
+        default: acc = acc &- product
+        }
+        // Keep 40 bits, sign-extended.
+        st.pointee.acc = (acc << 24) >> 24
+    }
+
+    func executeEntry(_ d: Decoded, pc: UInt32) -> Bool {
+        let s = st
+        let ps = s.pointee.ps
+        guard d.a <= 3, ps & (PS.woe | PS.excm) == PS.woe else {
+            raise(.illegalInstruction, pc: pc); return false
+        }
+        let callinc = (ps & PS.callincMask) >> PS.callincShift
+        let wb = s.pointee.windowBase, ws = s.pointee.windowStart
+        let above = (ws | ws << 16) >> (wb + 1)
+        if callinc > 0 && above & ((1 << callinc) - 1) != 0 {
+            windowOverflow(pc: pc)
+            return false
+        }
+        let sp = r(d.a) &- UInt32(bitPattern: d.imm)
+        w(UInt8(callinc << 2) | d.a, sp)
+        s.pointee.windowBase = (wb + callinc) & 15
+        s.pointee.windowStart |= wsBit(s.pointee.windowBase)
+        updateWindowCheck()
+        s.pointee.pc = pc &+ 3
+        return false
+    }
+
+    func executeRetw(pc: UInt32) -> Bool {
+        let s = st
+        let a0 = r(0)
+        let n = a0 >> 30
+        let wb = s.pointee.windowBase, ws = s.pointee.windowStart
+        guard n != 0, s.pointee.ps & (PS.woe | PS.excm) == PS.woe else {
+            raise(.illegalInstruction, pc: pc); return false
+        }
+        let target = (pc & 0xC000_0000) | (a0 & 0x3FFF_FFFF)
+        let newWB = (wb &- n) & 15
+        if ws & wsBit(newWB) != 0 {
+            s.pointee.windowStart &= ~wsBit(wb)
+            s.pointee.windowBase = newWB
+            s.pointee.pc = target
+        } else {
+            // Window underflow: the caller's frame was spilled.
+            s.pointee.ps = (s.pointee.ps & ~PS.owbMask) | (wb << PS.owbShift) | PS.excm
+            s.pointee.epc.0 = pc
+            s.pointee.windowBase = newWB
+            let vec = n == 1 ? Vector.windowUnderflow4 : n == 2 ? Vector.windowUnderflow8 : Vector.windowUnderflow12
+            s.pointee.pc = s.pointee.vecbase &+ vec
+            requestEventCheck()
+        }
+        updateWindowCheck()
+        return false
+    }
+
+    func executeSimcall(pc: UInt32) -> Bool {
+        guard config.semihosting else { raise(.illegalInstruction, pc: pc); return false }
+        let call = ar(2)
+        switch call {
+        case 1: // SYS_exit
+            st.pointee.exitCode = Int32(bitPattern: ar(3))
+            st.pointee.exited = true
+            requestEventCheck()
+        case 4: // SYS_write
+            let fd = Int32(bitPattern: ar(3)), buf = ar(4), len = Int(ar(5))
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(min(len, 1 << 20))
+            for i in 0..<min(len, 1 << 20) {
+                guard let b = peek(buf &+ UInt32(i), size: 1) else { break }
+                bytes.append(UInt8(b))
+            }
+            semihostingOutput?(fd, bytes)
+            setAR(2, UInt32(bytes.count)); setAR(3, 0)
+        default:
+            setAR(2, 0xFFFF_FFFF); setAR(3, 88)
+        }
+        return true
+    }
+}

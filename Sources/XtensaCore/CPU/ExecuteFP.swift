@@ -1,0 +1,81 @@
+// Floating-point coprocessor (CP0) instructions. Arithmetic is the soft-float in FPU.swift,
+// so results and FSR flags are the same on every host.
+
+extension XtensaCPU {
+    func executeFP(_ d: Decoded, pc: UInt32) -> Bool {
+        let s = st
+        switch d.op {
+        case .lsi, .lsip:
+            let base = r(d.b)
+            let a = d.op == .lsi ? base &+ UInt32(bitPattern: d.imm) : base
+            let v = load32(a, pc)
+            if s.pointee.faulted { s.pointee.faulted = false; return false }
+            setFR(d.a, v)
+            if d.op == .lsip { w(d.b, base &+ UInt32(bitPattern: d.imm)) }
+        case .ssi, .ssip:
+            let base = r(d.b)
+            let a = d.op == .ssi ? base &+ UInt32(bitPattern: d.imm) : base
+            store32(a, fr(d.a), pc)
+            if s.pointee.faulted { s.pointee.faulted = false; return false }
+            if d.op == .ssip { w(d.b, base &+ UInt32(bitPattern: d.imm)) }
+        case .lsx, .lsxp:
+            let base = r(d.b)
+            let a = d.op == .lsx ? base &+ r(d.c) : base
+            let v = load32(a, pc)
+            if s.pointee.faulted { s.pointee.faulted = false; return false }
+            setFR(d.a, v)
+            if d.op == .lsxp { w(d.b, base &+ r(d.c)) }
+        case .ssx, .ssxp:
+            let base = r(d.b)
+            let a = d.op == .ssx ? base &+ r(d.c) : base
+            store32(a, fr(d.a), pc)
+            if s.pointee.faulted { s.pointee.faulted = false; return false }
+            if d.op == .ssxp { w(d.b, base &+ r(d.c)) }
+        case .addS: setFR(d.a, FPU.add(fr(d.b), fr(d.c), fcr: s.pointee.fcr, fsr: &s.pointee.fsr))
+        case .subS: setFR(d.a, FPU.sub(fr(d.b), fr(d.c), fcr: s.pointee.fcr, fsr: &s.pointee.fsr))
+        case .mulS: setFR(d.a, FPU.mul(fr(d.b), fr(d.c), fcr: s.pointee.fcr, fsr: &s.pointee.fsr))
+        case .maddS: setFR(d.a, FPU.madd(fr(d.a), fr(d.b), fr(d.c), fcr: s.pointee.fcr, fsr: &s.pointee.fsr))
+        case .msubS: setFR(d.a, FPU.msub(fr(d.a), fr(d.b), fr(d.c), fcr: s.pointee.fcr, fsr: &s.pointee.fsr))
+        case .roundS, .truncS, .floorS, .ceilS:
+            let mode: FPRounding = d.op == .roundS ? .nearestEven : d.op == .truncS ? .towardZero : d.op == .floorS ? .down : .up
+            w(d.a, FPU.toInt32(fr(d.b), scale: Int(d.imm), rounding: mode, fsr: &s.pointee.fsr))
+        case .utruncS: w(d.a, FPU.utrunc(fr(d.b), scale: Int(d.imm), fsr: &s.pointee.fsr))
+        case .floatS, .ufloatS:
+            setFR(d.a, FPU.fromInt(r(d.b), signed: d.op == .floatS, scale: Int(d.imm), fcr: s.pointee.fcr, fsr: &s.pointee.fsr))
+        case .movS: setFR(d.a, fr(d.b))
+        case .absS: setFR(d.a, fr(d.b) & 0x7FFF_FFFF)
+        case .negS: setFR(d.a, fr(d.b) ^ 0x8000_0000)
+        case .rfr: w(d.a, fr(d.b))
+        case .wfr: setFR(d.a, r(d.b))
+        case .constS:
+            let values: (UInt32, UInt32, UInt32, UInt32) = (0, 0x3F80_0000, 0x4000_0000, 0x3F00_0000)
+            setFR(d.a, withUnsafeBytes(of: values) { $0.load(fromByteOffset: Int(d.imm & 3) * 4, as: UInt32.self) })
+        // The division/square-root helpers: the hardware's intermediate values are not
+        // documented, so (as QEMU does) the adjust steps produce the final result and the
+        // refinement steps leave their destination alone.
+        case .div0S, .sqrt0S, .nexp01S, .addexpS, .maddnS, .divnS: break
+        case .recip0S: setFR(d.a, FPU.recip(fr(d.b), fcr: s.pointee.fcr, fsr: &s.pointee.fsr))
+        case .rsqrt0S: setFR(d.a, FPU.rsqrt(fr(d.b), fcr: s.pointee.fcr, fsr: &s.pointee.fsr))
+        case .mksadjS: setFR(d.a, FPU.sqrt(fr(d.b), fcr: s.pointee.fcr, fsr: &s.pointee.fsr))
+        case .mkdadjS: setFR(d.a, FPU.div(fr(d.b), fr(d.a), fcr: s.pointee.fcr, fsr: &s.pointee.fsr))
+        case .addexpmS: setFR(d.a, fr(d.b))
+        case .unS: setB(d.a, FPU.un(fr(d.b), fr(d.c), fsr: &s.pointee.fsr))
+        case .oeqS: setB(d.a, FPU.oeq(fr(d.b), fr(d.c), fsr: &s.pointee.fsr))
+        case .ueqS: setB(d.a, FPU.ueq(fr(d.b), fr(d.c), fsr: &s.pointee.fsr))
+        case .oltS: setB(d.a, FPU.olt(fr(d.b), fr(d.c), fsr: &s.pointee.fsr))
+        case .ultS: setB(d.a, FPU.ult(fr(d.b), fr(d.c), fsr: &s.pointee.fsr))
+        case .oleS: setB(d.a, FPU.ole(fr(d.b), fr(d.c), fsr: &s.pointee.fsr))
+        case .uleS: setB(d.a, FPU.ule(fr(d.b), fr(d.c), fsr: &s.pointee.fsr))
+        case .moveqzS: if r(d.c) == 0 { setFR(d.a, fr(d.b)) }
+        case .movnezS: if r(d.c) != 0 { setFR(d.a, fr(d.b)) }
+        case .movltzS: if Int32(bitPattern: r(d.c)) < 0 { setFR(d.a, fr(d.b)) }
+        case .movgezS: if Int32(bitPattern: r(d.c)) >= 0 { setFR(d.a, fr(d.b)) }
+        case .movfS: if !b(d.c) { setFR(d.a, fr(d.b)) }
+        case .movtS: if b(d.c) { setFR(d.a, fr(d.b)) }
+        default:
+            raise(.illegalInstruction, pc: pc)
+            return false
+        }
+        return true
+    }
+}

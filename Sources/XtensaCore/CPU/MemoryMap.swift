@@ -1,0 +1,167 @@
+// The CPU's view of memory: a 4 KiB page table of direct host pointers for
+// RAM/ROM/flash-cache pages, and the predecoded instruction pages.
+//
+// Loads and stores whose page has a host pointer never leave the core;
+// everything else (MMIO, unmapped addresses, sub-word access to word-only
+// memory, stores into pages holding predecoded code) takes the slow path.
+
+public let pageShift: UInt32 = 12
+public let pageSize = 1 << 12
+let pageCount = 1 << 20
+
+public struct MemoryAttributes: OptionSet, Sendable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    public static let read = MemoryAttributes(rawValue: 1)
+    public static let write = MemoryAttributes(rawValue: 2)
+    public static let execute = MemoryAttributes(rawValue: 4)
+    /// Only 32-bit aligned loads and stores are allowed (ESP32 IRAM); narrower ones raise LoadStoreError.
+    public static let wordOnly = MemoryAttributes(rawValue: 8)
+    public static let rwx: MemoryAttributes = [.read, .write, .execute]
+}
+
+public final class MemoryMap {
+    /// Host pointer of each page's first byte, for loads of any size.
+    let rd: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    /// Host pointer for 32-bit loads (also set for word-only pages).
+    let rd32: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    /// Host pointer for stores of any size (nil while the page holds predecoded code).
+    let wr: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    let wr32: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    /// Mapped host pointer and attributes regardless of code state.
+    let host: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    let attrs: UnsafeMutablePointer<UInt8>
+    /// Predecoded instructions, one slot per byte offset in the page.
+    let decoded: UnsafeMutablePointer<UnsafeMutablePointer<Decoded>?>
+    /// Virtual pages that currently have a decode page (to free them on reset).
+    var decodedPages: [Int] = []
+
+    struct Mapping { var base: UInt32; var size: UInt32; var host: UnsafeMutableRawPointer }
+    var mappings: [Mapping] = []
+
+    public init() {
+        func table<T>(_ t: T.Type) -> UnsafeMutablePointer<T?> {
+            let p = UnsafeMutablePointer<T?>.allocate(capacity: pageCount)
+            p.initialize(repeating: nil, count: pageCount)
+            return p
+        }
+        rd = table(UnsafeMutableRawPointer.self)
+        rd32 = table(UnsafeMutableRawPointer.self)
+        wr = table(UnsafeMutableRawPointer.self)
+        wr32 = table(UnsafeMutableRawPointer.self)
+        host = table(UnsafeMutableRawPointer.self)
+        decoded = table(UnsafeMutablePointer<Decoded>.self)
+        attrs = UnsafeMutablePointer<UInt8>.allocate(capacity: pageCount)
+        attrs.initialize(repeating: 0, count: pageCount)
+    }
+
+    deinit {
+        for p in decodedPages { decoded[p]?.deallocate() }
+        rd.deallocate(); rd32.deallocate(); wr.deallocate(); wr32.deallocate(); host.deallocate()
+        decoded.deallocate(); attrs.deallocate()
+    }
+
+    /// Maps `size` bytes of host memory at guest address `base` (both page aligned).
+    public func map(base: UInt32, size: Int, host ptr: UnsafeMutableRawPointer, attributes: MemoryAttributes) {
+        precondition(base & UInt32(pageSize - 1) == 0 && size % pageSize == 0, "mapping must be page aligned")
+        unmap(base: base, size: size)
+        mappings.append(Mapping(base: base, size: UInt32(size), host: ptr))
+        for i in 0..<(size / pageSize) {
+            let page = Int(base >> pageShift) + i
+            let hp = ptr + i * pageSize
+            host[page] = hp
+            attrs[page] = attributes.rawValue
+            refresh(page)
+        }
+    }
+
+    /// Removes pages from the fast map (they go to the bus again).
+    public func unmap(base: UInt32, size: Int) {
+        let first = Int(base >> pageShift), n = size / pageSize
+        for page in first..<(first + n) {
+            dropDecoded(page)
+            host[page] = nil; attrs[page] = 0
+            rd[page] = nil; rd32[page] = nil; wr[page] = nil; wr32[page] = nil
+        }
+        let end = UInt64(base) + UInt64(size)
+        mappings.removeAll { UInt64($0.base) >= UInt64(base) && UInt64($0.base) + UInt64($0.size) <= end }
+    }
+
+    /// Recomputes a page's fast pointers from its mapping and code state.
+    func refresh(_ page: Int) {
+        let a = MemoryAttributes(rawValue: attrs[page])
+        let hp = host[page]
+        let code = decoded[page] != nil || aliasHasCode(page)
+        rd32[page] = a.contains(.read) ? hp : nil
+        rd[page] = a.contains(.read) && !a.contains(.wordOnly) ? hp : nil
+        wr32[page] = a.contains(.write) && !code ? hp : nil
+        wr[page] = a.contains(.write) && !a.contains(.wordOnly) && !code ? hp : nil
+    }
+
+    public func attributes(of address: UInt32) -> MemoryAttributes {
+        MemoryAttributes(rawValue: attrs[Int(address >> pageShift)])
+    }
+
+    /// Host pointer for an address if it is mapped (any attributes).
+    @inline(__always) public func hostPointer(_ address: UInt32) -> UnsafeMutableRawPointer? {
+        guard let p = host[Int(address >> pageShift)] else { return nil }
+        return p + Int(address & UInt32(pageSize - 1))
+    }
+
+    /// Virtual pages that map the same host page as `page` (including itself).
+    func aliases(of page: Int) -> [Int] {
+        guard let hp = host[page] else { return [page] }
+        var out: [Int] = []
+        for m in mappings where hp >= m.host && hp < m.host + Int(m.size) {
+            out.append(Int(m.base >> pageShift) + (hp - m.host) / pageSize)
+        }
+        return out.isEmpty ? [page] : out
+    }
+
+    func aliasHasCode(_ page: Int) -> Bool {
+        guard host[page] != nil else { return false }
+        for p in aliases(of: page) where decoded[p] != nil { return true }
+        return false
+    }
+
+    /// Returns the decode page for a virtual page, creating it (and write-protecting every alias).
+    @inline(__always) func decodePage(_ page: Int) -> UnsafeMutablePointer<Decoded> {
+        if let d = decoded[page] { return d }
+        return makeDecodePage(page)
+    }
+
+    @inline(never) func makeDecodePage(_ page: Int) -> UnsafeMutablePointer<Decoded> {
+        let d = UnsafeMutablePointer<Decoded>.allocate(capacity: pageSize)
+        d.initialize(repeating: Decoded.empty, count: pageSize)
+        decoded[page] = d
+        decodedPages.append(page)
+        for p in aliases(of: page) { refresh(p) }
+        return d
+    }
+
+    /// Forgets predecoded code of a page and its aliases (after a store into it).
+    public func invalidateCode(at address: UInt32) {
+        let page = Int(address >> pageShift)
+        for p in aliases(of: page) { dropDecoded(p) }
+        for p in aliases(of: page) { refresh(p) }
+    }
+
+    func dropDecoded(_ page: Int) {
+        guard let d = decoded[page] else { return }
+        d.deallocate()
+        decoded[page] = nil
+        if let i = decodedPages.firstIndex(of: page) { decodedPages.remove(at: i) }
+    }
+
+    /// Forgets all predecoded code (e.g. when a cache MMU mapping changes).
+    public func invalidateAllCode() {
+        let pages = decodedPages
+        for p in pages { dropDecoded(p) }
+        for p in pages { for a in aliases(of: p) { refresh(a) } }
+    }
+}
+
+extension Decoded {
+    /// A slot that has not been decoded yet (length 0).
+    static let empty: Decoded = { var d = Decoded(); d.length = 0; return d }()
+}

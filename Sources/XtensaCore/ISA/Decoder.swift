@@ -1,0 +1,85 @@
+// Decoding instruction words through the instruction table.
+
+/// A decoded instruction in the form the interpreter executes.
+/// Register operands fill `a`, `b`, `c`, `d` in table order; the first
+/// immediate or target goes to `imm`, a second one to `imm2`.
+public struct Decoded: Sendable {
+    public var op: Op = .illegal
+    public var length: UInt8 = 3
+    /// Highest register panel (AR index / 4) the instruction names, for the window overflow check.
+    public var panel: UInt8 = 0
+    public var a: UInt8 = 0
+    public var b: UInt8 = 0
+    public var c: UInt8 = 0
+    public var d: UInt8 = 0
+    public var imm: Int32 = 0
+    public var imm2: Int32 = 0
+
+    public init() {}
+}
+
+public enum Decoder {
+    /// Candidate entries per op0, most specific mask first.
+    static let byOp0: [[Int]] = {
+        var lists = [[Int]](repeating: [], count: 16)
+        for (i, def) in instructionTable.enumerated() { lists[Int(def.match & 0xF)].append(i) }
+        for k in 0..<16 {
+            lists[k].sort { instructionTable[$0].mask.nonzeroBitCount > instructionTable[$1].mask.nonzeroBitCount }
+        }
+        return lists
+    }()
+
+    /// Finds the table entry for an instruction word (24 bits, or 16 for density).
+    public static func lookup(_ word: UInt32) -> InstrDef? {
+        let op0 = Int(word & 0xF)
+        for i in byOp0[op0] {
+            let def = instructionTable[i]
+            if word & def.mask == def.match { return def }
+        }
+        return nil
+    }
+
+    /// Reads an instruction word from bytes (little-endian), returning the word and its length.
+    public static func word(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8) -> (UInt32, Int) {
+        let len = instructionLength(firstByte: b0)
+        let w = len == 2 ? UInt32(b0) | UInt32(b1) << 8 : UInt32(b0) | UInt32(b1) << 8 | UInt32(b2) << 16
+        return (w, len)
+    }
+
+    /// Decodes one instruction at `pc` into the interpreter's form.
+    public static func decode(_ word: UInt32, length: Int, pc: UInt32) -> Decoded {
+        var d = Decoded()
+        d.length = UInt8(length)
+        guard let def = lookup(word) else { d.op = .illegal; return d }
+        d.op = def.op
+        var regs: [UInt8] = []
+        var imms: [Int32] = []
+        var maxAR = -1
+        for o in def.operands {
+            let v = o.decode(word, pc: pc)
+            if o.isRegister {
+                regs.append(UInt8(truncatingIfNeeded: v))
+                if case .ar = o { maxAR = max(maxAR, Int(v)) }
+            } else {
+                imms.append(Int32(truncatingIfNeeded: v))
+            }
+        }
+        // Implicit register references.
+        switch def.op {
+        case .call4, .callx4: maxAR = max(maxAR, 4)
+        case .call8, .callx8: maxAR = max(maxAR, 8)
+        case .call12, .callx12: maxAR = max(maxAR, 12)
+        case .ret, .retw, .retn, .retwn: maxAR = max(maxAR, 0)
+        default: break
+        }
+        d.panel = maxAR < 0 ? 0 : UInt8(maxAR / 4)
+        if regs.count > 0 { d.a = regs[0] }
+        if regs.count > 1 { d.b = regs[1] }
+        if regs.count > 2 { d.c = regs[2] }
+        if regs.count > 3 { d.d = regs[3] }
+        if imms.count > 0 { d.imm = imms[0] }
+        if imms.count > 1 { d.imm2 = imms[1] }
+        if def.aux != 0 { d.imm2 = def.aux }
+        return d
+    }
+}
