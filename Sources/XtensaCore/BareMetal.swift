@@ -1,0 +1,55 @@
+// A bare-metal machine for running assembled programs: RAM regions, no
+// peripherals, semihosting on. The tests, the benchmarks and `esp32emu asm`
+// users share it.
+
+/// A bus with nothing behind it: every access outside the mapped RAM is a bus error.
+public final class NullBus: XtensaBus {
+    public init() {}
+    public func read(_ address: UInt32, size: Int, cpu: XtensaCPU) -> UInt32? { nil }
+    public func write(_ address: UInt32, size: Int, value: UInt32, cpu: XtensaCPU) -> Bool { false }
+}
+
+public final class BareMetalMachine {
+    public let bus = NullBus()
+    public let cpu: XtensaCPU
+    public private(set) var regions: [(base: UInt32, memory: UnsafeMutableRawPointer, size: Int)] = []
+    public var output: [UInt8] = []
+
+    /// Maps RAM at each (base, size) and builds an ESP32-configured core with semihosting.
+    public init(ram: [(UInt32, Int)] = [(0x4008_0000, 0x2_0000), (0x3FFE_0000, 0x2_0000)], config: CoreConfig? = nil) {
+        var cfg = config ?? CoreConfig.esp32()
+        cfg.semihosting = true
+        cpu = XtensaCPU(config: cfg, bus: bus)
+        for (base, size) in ram {
+            let rounded = (size + pageSize - 1) & ~(pageSize - 1)
+            let mem = UnsafeMutableRawPointer.allocate(byteCount: rounded, alignment: pageSize)
+            mem.initializeMemory(as: UInt8.self, repeating: 0, count: rounded)
+            cpu.memory.map(base: base, size: rounded, host: mem, attributes: .rwx)
+            regions.append((base, mem, rounded))
+        }
+        cpu.semihostingOutput = { [unowned self] _, bytes in self.output.append(contentsOf: bytes) }
+    }
+
+    deinit {
+        for r in regions { r.memory.deallocate() }
+    }
+
+    /// Copies bytes into mapped memory.
+    public func load(_ bytes: [UInt8], at address: UInt32) {
+        for (i, b) in bytes.enumerated() { cpu.poke(address &+ UInt32(i), size: 1, value: UInt32(b)) }
+    }
+
+    /// Sets the state a freshly called bare-metal program expects: windowed ABI on,
+    /// interrupts unmasked, FPU enabled, stack at the top of the last RAM region.
+    public func prepare(entry: UInt32, vecbase: UInt32? = nil) {
+        cpu.reset()
+        cpu.pc = entry
+        cpu.setSpecialRegister(SR.ps, PS.woe)
+        cpu.setSpecialRegister(SR.windowbase, 0)
+        cpu.setSpecialRegister(SR.windowstart, 1)
+        cpu.setSpecialRegister(SR.cpenable, 1)
+        cpu.setSpecialRegister(SR.atomctl, 0x15)
+        if let v = vecbase { cpu.setSpecialRegister(SR.vecbase, v) }
+        if let last = regions.last { cpu.setAR(1, last.base &+ UInt32(last.size) &- 16) }
+    }
+}
