@@ -50,6 +50,13 @@ public final class BareMetalMachine {
         cpu.setSpecialRegister(SR.cpenable, 1)
         cpu.setSpecialRegister(SR.atomctl, 0x15)
         if let v = vecbase { cpu.setSpecialRegister(SR.vecbase, v) }
-        if let last = regions.last { cpu.setAR(1, last.base &+ UInt32(last.size) &- 16) }
+        if let last = regions.last {
+            // Stack below the top of the last region; the word at sp-12 is where a window
+            // overflow of this outermost frame finds its extended save area (64 bytes below the top).
+            let top = last.base &+ UInt32(last.size)
+            let sp = top &- 256
+            cpu.setAR(1, sp)
+            cpu.poke(sp &- 12, size: 4, value: top &- 64)
+        }
     }
 }

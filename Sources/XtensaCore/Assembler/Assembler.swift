@@ -371,6 +371,8 @@ struct AssemblerRun {
             mnemonic = String(mnemonic[mnemonic.startIndex..<dot])
             args.append(reg)
         }
+        // Pseudo-instructions of GNU as.
+        if mnemonic == "mov" && args.count == 2 { mnemonic = "or"; args = [args[0], args[1], args[1]] }
         guard let defs = Assembler.byMnemonic[mnemonic] else { throw AsmIssue("unknown instruction '\(mnemonicIn)'") }
         var lastError = AsmIssue("wrong operands for \(mnemonicIn)")
         for def in defs {
