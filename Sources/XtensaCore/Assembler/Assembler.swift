@@ -7,8 +7,10 @@ import Foundation
 // .text .data .section .global/.globl .type .size .begin .end (accepted),
 // .align/.balign (bytes), .p2align, .org, .word/.long/.int, .short/.half/.hword,
 // .byte, .ascii, .asciz/.string, .space/.skip/.zero, .fill, .equ/.set/`=`,
-// .literal_position (accepted) and `.literal NAME, VALUE...` (emits the
-// words here, 4-aligned, and defines NAME).
+// `.literal NAME, VALUE...` (emits the words here, 4-aligned, and defines NAME), and
+// `.literal_position`: where the assembler may put the literal pool for `movi` values
+// that do not fit its 12-bit immediate (such a `movi` becomes an `l32r` of a pool word,
+// as GNU as does; the pool is the last .literal_position before the instruction).
 
 public struct AssemblyError: Error, CustomStringConvertible {
     public let file: String
@@ -43,7 +45,7 @@ public struct Assembler {
     public static func assemble(_ source: String, base: UInt32 = 0, file: String = "<input>") throws -> AssembledProgram {
         var a = AssemblerRun(file: file, base: base)
         let stmts = try a.parse(source)
-        try a.pass(stmts, emit: false)
+        try a.layout(stmts)
         try a.pass(stmts, emit: true)
         return AssembledProgram(base: base, bytes: a.out, symbols: a.symbols.mapValues { UInt32(truncatingIfNeeded: $0) }, globals: a.globals)
     }
@@ -53,7 +55,7 @@ public struct Assembler {
         var a = AssemblerRun(file: "<instruction>", base: address)
         a.hexTargets = true
         let stmts = try a.parse(text)
-        try a.pass(stmts, emit: false)
+        try a.layout(stmts)
         try a.pass(stmts, emit: true)
         return a.out
     }
@@ -72,6 +74,8 @@ struct AssemblerRun {
     /// Numeric local labels: name -> sorted list of (statement index, address).
     var localDefs: [String: [(Int, Int64)]] = [:]
     var currentIndex = 0
+    /// Whether each movi statement (by index) became an l32r (decided while sizing).
+    var poolUse: [Int: Bool] = [:]
 
     init(file: String, base: UInt32) {
         self.file = file
@@ -175,10 +179,47 @@ struct AssemblerRun {
 
     // MARK: Passes
 
+    /// Literal pools: per .literal_position (in order), the values placed there.
+    var pools: [[Int64]] = []
+    var poolSizes: [Int] = []
+    var poolAddresses: [Int64] = []
+    var currentPool = -1
+    /// Symbol values of the previous sizing pass, for forward references while sizing.
+    var fallbackSymbols: [String: Int64] = [:]
+
+    /// Sizing passes until label addresses and literal pools no longer change.
+    mutating func layout(_ stmts: [Assembler.Statement]) throws {
+        var previous: [String: Int64] = [:]
+        for _ in 0..<6 {
+            let sizes = pools.map { $0.count }
+            let old = symbols
+            fallbackSymbols = symbols
+            symbols = [:]
+            localDefs = [:]
+            try pass(stmts, emit: false)
+            if sizes == pools.map({ $0.count }) && old == symbols && previous == symbols { return }
+            previous = symbols
+        }
+    }
+
+    /// Index of a literal in the current pool (reusing an equal value), for `movi` → `l32r`.
+    mutating func literal(_ value: Int64) throws -> Int64 {
+        guard currentPool >= 0 else {
+            throw AsmIssue("movi value \(value) does not fit in 12 bits: put a .literal_position before it (or use l32r)")
+        }
+        if !emitting {
+            if !pools[currentPool].contains(value) { pools[currentPool].append(value) }
+        }
+        guard let i = pools[currentPool].firstIndex(of: value), currentPool < poolAddresses.count else { return Int64(pc) }
+        return poolAddresses[currentPool] + Int64(4 * i)
+    }
+
     mutating func pass(_ stmts: [Assembler.Statement], emit: Bool) throws {
         emitting = emit
         pc = base
         out = []
+        currentPool = -1
+        if !emit { poolSizes = pools.map { $0.count }; pools = pools.map { _ in [] }; poolAddresses = [] }
         for (i, st) in stmts.enumerated() {
             currentIndex = i
             if let l = st.label {
@@ -208,6 +249,7 @@ struct AssemblerRun {
     func resolve(_ name: String) -> Int64? {
         if name == "." { return Int64(pc) }
         if let v = symbols[name] { return v }
+        if !emitting, let v = fallbackSymbols[name] { return v }
         if let last = name.last, last == "f" || last == "b" {
             let num = String(name.dropLast())
             if let defs = localDefs[num] {
@@ -299,7 +341,7 @@ struct AssemblerRun {
         let a = splitArgs(args)
         switch op {
         case ".text", ".data", ".section", ".global", ".globl", ".type", ".size", ".begin", ".end",
-             ".literal_position", ".file", ".ident", ".local", ".weak", ".previous", ".pushsection", ".popsection", ".rodata":
+             ".file", ".ident", ".local", ".weak", ".previous", ".pushsection", ".popsection", ".rodata":
             if op == ".global" || op == ".globl" { for n in a { globals.insert(n) } }
         case ".align", ".balign":
             guard let n = a.first else { throw AsmIssue("\(op) needs an alignment") }
@@ -340,6 +382,18 @@ struct AssemblerRun {
         case ".equ", ".set":
             guard a.count == 2 else { throw AsmIssue("\(op) needs NAME, VALUE") }
             symbols[a[0]] = try eval(a[1])
+        case ".literal_position":
+            currentPool += 1
+            try align(4)
+            if !emitting {
+                if currentPool >= pools.count { pools.append([]); poolSizes.append(0) }
+                poolAddresses.append(Int64(pc))
+                emitBytes([UInt8](repeating: 0, count: 4 * poolSizes[currentPool]))
+            } else {
+                // Jump over the pool when code runs into it.
+                let values = currentPool < poolSizes.count ? Array(pools[currentPool].prefix(poolSizes[currentPool])) : []
+                for v in values { try emitValue(v, size: 4) }
+            }
         case ".literal":
             guard a.count >= 2 else { throw AsmIssue(".literal needs NAME, VALUE") }
             try align(4)
@@ -373,6 +427,19 @@ struct AssemblerRun {
         }
         // Pseudo-instructions of GNU as.
         if mnemonic == "mov" && args.count == 2 { mnemonic = "or"; args = [args[0], args[1], args[1]] }
+        if mnemonic == "movi" && args.count == 2 {
+            // A value known while sizing that fits stays a movi; anything else becomes a literal.
+            if !emitting {
+                let known = try? evalNow(args[1])
+                if !(known.map { $0 >= -2048 && $0 <= 2047 } ?? false) { poolUse[currentIndex] = true }
+            }
+            if poolUse[currentIndex] == true {
+                let value = try eval(args[1]) & 0xFFFF_FFFF
+                let address = try literal(value)
+                mnemonic = "l32r"
+                args = [args[0], String(address)]
+            }
+        }
         guard let defs = Assembler.byMnemonic[mnemonic] else { throw AsmIssue("unknown instruction '\(mnemonicIn)'") }
         var lastError = AsmIssue("wrong operands for \(mnemonicIn)")
         for def in defs {
