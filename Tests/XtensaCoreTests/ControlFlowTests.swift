@@ -160,7 +160,7 @@ final class ControlFlowTests: XCTestCase {
     func testWindowedCallsAllSizesAndDeepCall12Chain() throws {
         // sum12(n) = n + sum12(n-1) through CALL12: 24 levels spill every frame (overflow12)
         // and refill them (underflow12). mix(n) alternates call4/call8/call12.
-        let m = try runProgram(GuestWorkloads.windowVectors + """
+        let m = try runProgram(literalPool: false, GuestWorkloads.windowVectors + """
             .org 0x400
         _start:
             movi a14, 24
@@ -226,7 +226,7 @@ final class ControlFlowTests: XCTestCase {
             j count_uf
 
         """
-        let m = try runProgram(vectors + """
+        let m = try runProgram(literalPool: false, vectors + """
             .org 0x200
         count_of:
             rsr.misc2 a0

@@ -4,7 +4,7 @@ import XCTest
 /// Assembles `source` at 0x40080000 (vectors there too: VECBASE = 0x40080000), runs it from
 /// `_start` (or the base) until SYS_exit, and returns the machine.
 @discardableResult
-func runProgram(_ source: String, maxCycles: UInt64 = 1_000_000, file: StaticString = #filePath, line: UInt = #line) throws -> BareMetalMachine {
+func runProgram(literalPool: Bool = true, _ source: String, maxCycles: UInt64 = 1_000_000, file: StaticString = #filePath, line: UInt = #line) throws -> BareMetalMachine {
     let base: UInt32 = 0x4008_0000
     let exitStub = """
 
@@ -15,7 +15,14 @@ func runProgram(_ source: String, maxCycles: UInt64 = 1_000_000, file: StaticStr
         movi a3, 0
         simcall
     """
-    let program = try Assembler.assemble(source + exitStub, base: base, file: "test.S")
+    // A literal pool at the start serves every `movi` with a large value.
+    let prologue = """
+        j _after_pool
+        .literal_position
+    _after_pool:
+
+    """
+    let program = try Assembler.assemble((literalPool ? prologue : "") + source + exitStub, base: base, file: "test.S")
     let m = BareMetalMachine()
     m.load(program.bytes, at: base)
     m.prepare(entry: program.symbols["_start"] ?? base, vecbase: base)
