@@ -34,7 +34,16 @@ public enum Decoder {
         let op0 = Int(word & 0xF)
         for i in byOp0[op0] {
             let def = instructionTable[i]
-            if word & def.mask == def.match { return def }
+            if word & def.mask == def.match {
+                switch def.op {
+                case .rsr, .wsr, .xsr, .rur, .wur:
+                    // Only the registers the ESP32 has (the register is the last operand).
+                    guard let reg = def.operands.last,
+                          registerAccessExists(Int(reg.decode(word, pc: 0)), op: def.op) else { return nil }
+                default: break
+                }
+                return def
+            }
         }
         return nil
     }

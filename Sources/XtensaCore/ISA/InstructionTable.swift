@@ -104,7 +104,7 @@ private func buildTable() -> [InstrDef] {
     d.append(rrr(.rfwo, "rfwo", op1: 0, op2: 0, r: 3, s: 4, t: 0, []))
     d.append(rrr(.rfwu, "rfwu", op1: 0, op2: 0, r: 3, s: 5, t: 0, []))
     d.append(rrr(.rfi, "rfi", op1: 0, op2: 0, r: 3, t: 1, [.u4(.s)]))
-    d.append(rrr(.rfme, "rfme", op1: 0, op2: 0, r: 3, s: 0, t: 2, []))
+    // No RFME (r = 3, t = 2): it needs the memory ECC/parity option (XCHAL_HAVE_MEM_ECC_PARITY = 0 on the ESP32).
     d.append(rrr(.break_, "break", op1: 0, op2: 0, r: 4, [.u4(.s), .u4(.t)]))
     d.append(rrr(.syscall, "syscall", op1: 0, op2: 0, r: 5, s: 0, t: 0, []))
     d.append(rrr(.simcall, "simcall", op1: 0, op2: 0, r: 5, s: 1, t: 0, []))

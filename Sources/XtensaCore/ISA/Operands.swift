@@ -75,7 +75,11 @@ public enum OperandKind: Sendable, Equatable {
     /// Bits of the instruction word this operand occupies.
     public var bitMask: UInt32 {
         switch self {
-        case .ar(let f), .fr(let f), .br(let f), .br4(let f), .br8(let f), .u4(let f): return f.put(0xF)
+        case .ar(let f), .fr(let f), .br(let f), .u4(let f): return f.put(0xF)
+        // bs must be a multiple of 4 (8): the low bits of the field are fixed zeros, so
+        // any4 b0, b1 is not an instruction (MOD's field bs4 is s[3:2], bs8 is s[3]).
+        case .br4(let f): return f.put(0xC)
+        case .br8(let f): return f.put(0x8)
         case .mx: return 0x4000
         case .my: return 0x40
         case .mw: return 0x3000
@@ -183,7 +187,8 @@ extension OperandKind {
         case .entryImm: return inRange(0, 32760) && value % 8 == 0 ? UInt32(value / 8) << 12 : nil
         case .ssaiAmt: return inRange(0, 31) ? ((v32 & 0xF) << 8) | ((v32 >> 4) << 4) : nil
         case .slliAmt:
-            guard inRange(1, 31) else { return nil }
+            // 1...32: the field holds 32 - sa in 5 bits, so 32 is encoded as 0 (as GNU as does).
+            guard inRange(1, 32) else { return nil }
             let e = 32 - v32
             return ((e & 0xF) << 4) | ((e >> 4) << 20)
         case .sraiAmt: return inRange(0, 31) ? ((v32 & 0xF) << 8) | ((v32 >> 4) << 20) : nil

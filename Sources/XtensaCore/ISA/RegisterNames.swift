@@ -19,9 +19,9 @@ public enum UR {
 public let specialRegisterNames: [String?] = {
     var n = [String?](repeating: nil, count: 256)
     let fixed: [(Int, String)] = [
-        (0, "lbeg"), (1, "lend"), (2, "lcount"), (3, "sar"), (4, "br"), (12, "scompare1"),
+        (0, "lbeg"), (1, "lend"), (2, "lcount"), (3, "sar"), (4, "br"), (5, "litbase"), (12, "scompare1"),
         (16, "acclo"), (17, "acchi"), (32, "m0"), (33, "m1"), (34, "m2"), (35, "m3"),
-        (72, "windowbase"), (73, "windowstart"), (96, "ibreakenable"), (97, "memctl"), (99, "atomctl"), (104, "ddr"),
+        (72, "windowbase"), (73, "windowstart"), (89, "mmid"), (96, "ibreakenable"), (97, "memctl"), (99, "atomctl"), (104, "ddr"),
         (128, "ibreaka0"), (129, "ibreaka1"), (144, "dbreaka0"), (145, "dbreaka1"), (160, "dbreakc0"), (161, "dbreakc1"),
         (176, "configid0"), (192, "depc"), (208, "configid1"), (224, "cpenable"), (226, "interrupt"), (227, "intclear"),
         (228, "intenable"), (230, "ps"), (231, "vecbase"), (232, "exccause"), (233, "debugcause"), (234, "ccount"),
@@ -47,6 +47,28 @@ public let userRegisterNames: [String?] = {
 public func specialRegisterName(_ sr: Int, op: Op) -> String? {
     if sr == 226 && op == .wsr { return "intset" }
     return specialRegisterNames[sr]
+}
+
+/// Whether the ESP32 has `op` (RSR/WSR/XSR, RUR/WUR) for register number `n`, per the opcode list of
+/// its libisa table (xtensa-modules for esp32): RSR, WSR and XSR of every named special register,
+/// except CONFIGID0 (no XSR), CONFIGID1, PRID and INTERRUPT (RSR only; WSR 226 is wsr.intset),
+/// INTCLEAR and MMID (WSR only); RUR and WUR of every named user register. Other numbers are not
+/// instructions (objdump prints them as data; the core raises IllegalInstruction).
+public func registerAccessExists(_ n: Int, op: Op) -> Bool {
+    guard n >= 0 && n < 256 else { return false }
+    switch op {
+    case .rur, .wur: return userRegisterNames[n] != nil
+    case .rsr, .wsr, .xsr:
+        guard specialRegisterNames[n] != nil else { return false }
+        switch n {
+        case SR.configid0: return op != .xsr
+        case SR.configid1, SR.prid: return op == .rsr
+        case SR.interrupt: return op != .xsr
+        case SR.intclear, 89: return op == .wsr
+        default: return true
+        }
+    default: return true
+    }
 }
 
 public func specialRegisterNumber(_ name: String) -> Int? {
