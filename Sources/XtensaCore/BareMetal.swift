@@ -36,7 +36,18 @@ public final class BareMetalMachine {
 
     /// Copies bytes into mapped memory.
     public func load(_ bytes: [UInt8], at address: UInt32) {
-        for (i, b) in bytes.enumerated() { cpu.poke(address &+ UInt32(i), size: 1, value: UInt32(b)) }
+        var i = 0
+        while i < bytes.count {
+            let a = address &+ UInt32(i)
+            let chunk = min(bytes.count - i, pageSize - Int(a & UInt32(pageSize - 1)))
+            if let p = cpu.memory.hostPointer(a) {
+                cpu.memory.invalidateCode(at: a)
+                bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress! + i, byteCount: chunk) }
+            } else {
+                for j in 0..<chunk { cpu.poke(a &+ UInt32(j), size: 1, value: UInt32(bytes[i + j])) }
+            }
+            i += chunk
+        }
     }
 
     /// Sets the state a freshly called bare-metal program expects: windowed ABI on,

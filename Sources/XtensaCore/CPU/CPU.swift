@@ -100,6 +100,8 @@ public final class XtensaCPU {
     /// Called once per unknown special register access etc. (diagnostics).
     public var diagnostic: ((String) -> Void)?
     let softwareMask: UInt32
+    /// Consecutive instruction fetches that raised an exception (to detect vector loops).
+    var fetchFailures = 0
     let edgeMask: UInt32
     let levelMasks: [UInt32]    // index = level 0...7
 

@@ -92,7 +92,18 @@ extension XtensaCPU {
                 if let reason = handleEvents() { return reason }
             }
             let pc = s.pointee.pc
-            guard let dp = fetch(pc) else { continue }
+            guard let dp = fetch(pc) else {
+                // The fetch raised an exception and PC is now its vector. A vector that cannot
+                // be fetched either would loop forever: stop with a report instead.
+                s.pointee.cycles &+= 1
+                fetchFailures += 1
+                if fetchFailures > 4 {
+                    fetchFailures = 0
+                    return .fatal("cannot fetch instructions at \(hex(pc, digits: 8)) (exception vector unreachable; VECBASE \(hex(s.pointee.vecbase, digits: 8)))")
+                }
+                continue
+            }
+            fetchFailures = 0
             let d = dp.pointee
             if d.panel > s.pointee.freePanels {
                 windowOverflow(pc: pc)

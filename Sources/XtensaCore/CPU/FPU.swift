@@ -356,6 +356,7 @@ public enum FPU {
     }
 
     /// Integer square root of a 64-bit value: (floor(sqrt(n)), n - root^2 != 0).
+    /// Restoring digit-by-digit method, written branch-free.
     @inline(__always)
     static func isqrt64(_ nIn: UInt64) -> (UInt64, Bool) {
         var n = nIn
@@ -366,10 +367,12 @@ public enum FPU {
             n <<= 2
             root <<= 1
             let t = (root << 1) | 1
-            if rem >= t {
-                rem -= t
-                root |= 1
-            }
+            // rem < 2^35 and t < 2^34, so bit 63 of the difference is the borrow.
+            let d = rem &- t
+            let borrow = d >> 63
+            let keep = borrow &- 1             // all ones when rem >= t
+            rem = (d & keep) | (rem & ~keep)
+            root |= 1 &- borrow
         }
         return (root, rem != 0)
     }
@@ -409,24 +412,19 @@ public enum FPU {
         var s = UInt64(s0)
         var x = e - 150                            // value = s * 2^x
         if x & 1 != 0 { s <<= 1; x -= 1 }          // s in [2^23, 2^25)
-        // q = floor(2^43 / sqrt(s)): largest q with q^2 * s <= 2^86. q < 2^32.
-        var q: UInt64 = 0
-        var bit: UInt64 = 1 << 31
-        var exact = false
-        while bit != 0 {
-            let t = q | bit
-            let (hi, lo) = (t * t).multipliedFullWidth(by: s)
-            if hi < (1 << 22) || (hi == (1 << 22) && lo == 0) {
-                q = t
-                exact = hi == (1 << 22) && lo == 0
-            }
-            bit >>= 1
+        // q = floor(2^43 / sqrt(s)) = largest q with q^2 * s <= 2^86 (q < 2^32).
+        // Estimate from r = floor(sqrt(s * 2^38)): sqrt(s * 2^38) is in [r, r + 1), so
+        // floor(2^62 / (r + 1)) <= q <= floor(2^62 / (r + 1)) + 3. Then correct exactly.
+        let sv = s
+        let (r, _) = isqrt64(sv << 38)
+        var q = (UInt64(1) << 62) / (r + 1)
+        @inline(__always) func cmp86(_ v: UInt64) -> Int {      // sign of v^2 * s - 2^86
+            let (hi, lo) = (v * v).multipliedFullWidth(by: sv)
+            if hi != (1 << 22) { return hi < (1 << 22) ? -1 : 1 }
+            return lo == 0 ? 0 : 1
         }
-        if !exact {
-            let (hi, lo) = (q * q).multipliedFullWidth(by: s)
-            exact = hi == (1 << 22) && lo == 0
-        }
-        if !exact { q |= 1 }
+        while cmp86(q + 1) <= 0 { q += 1 }
+        if cmp86(q) != 0 { q |= 1 }              // inexact: sticky bit (q >= 2^30)
         // value = q * 2^(-43 - x/2)
         return normRoundPack64(0, 146 - x / 2, q, fcr & 3, &fsr)
     }
@@ -544,7 +542,7 @@ public enum FPU {
             }
             r = normRoundPack64(sign, 189, mag, rm, &fsr)
         }
-        if scale != 0 { r = scalbn(r, -scale, rm, &fsr) }
+        if scale != 0 { r = scalbn(r, -max(-0x10000, min(0x10000, scale)), rm, &fsr) }
         return r
     }
 
