@@ -54,8 +54,13 @@ extension XtensaCPU {
         // documented, so (as QEMU does) the adjust steps produce the final result and the
         // refinement steps leave their destination alone.
         case .div0S, .sqrt0S, .nexp01S, .addexpS, .maddnS, .divnS: break
-        case .recip0S: setFR(d.a, FPU.recip(fr(d.b), fcr: s.pointee.fcr, fsr: &s.pointee.fsr))
-        case .rsqrt0S: setFR(d.a, FPU.rsqrt(fr(d.b), fcr: s.pointee.fcr, fsr: &s.pointee.fsr))
+        case .recip0S, .rsqrt0S:
+            // Seed instructions: the configuration lists only the V and Z flags for them.
+            var flags: UInt32 = 0
+            let v = d.op == .recip0S ? FPU.recip(fr(d.b), fcr: s.pointee.fcr, fsr: &flags)
+                                     : FPU.rsqrt(fr(d.b), fcr: s.pointee.fcr, fsr: &flags)
+            s.pointee.fsr |= flags & 0xC00
+            setFR(d.a, v)
         case .mksadjS: setFR(d.a, FPU.sqrt(fr(d.b), fcr: s.pointee.fcr, fsr: &s.pointee.fsr))
         case .mkdadjS: setFR(d.a, FPU.div(fr(d.b), fr(d.a), fcr: s.pointee.fcr, fsr: &s.pointee.fsr))
         case .addexpmS: setFR(d.a, fr(d.b))
