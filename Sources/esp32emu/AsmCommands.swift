@@ -57,10 +57,7 @@ struct Disasm: ParsableCommand {
                 elf = try ELFFile(bytes: bytes, path: file)
                 try elf.requireXtensa()
             } catch let e as InputError { throw ValidationError(e.message) }
-            for s in elf.executableSections {
-                out += "\n\(s.name):\n"
-                emit(s.data, s.address)
-            }
+            for s in elf.executableSections { emit(s.data, s.address) }
         } else {
             emit(bytes, base?.value ?? 0)
         }

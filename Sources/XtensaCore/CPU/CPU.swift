@@ -99,6 +99,12 @@ public final class XtensaCPU {
     public var semihostingOutput: ((Int32, [UInt8]) -> Void)?
     /// Called once per unknown special register access etc. (diagnostics).
     public var diagnostic: ((String) -> Void)?
+    // The memory map's tables, held directly so the hot loop touches no class reference.
+    let rdTable: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    let rd32Table: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    let wrTable: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    let wr32Table: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    let decodedTable: UnsafeMutablePointer<UnsafeMutablePointer<Decoded>?>
     let softwareMask: UInt32
     /// Consecutive instruction fetches that raised an exception (to detect vector loops).
     var fetchFailures = 0
@@ -109,6 +115,11 @@ public final class XtensaCPU {
         self.config = config
         self.bus = bus
         self.memory = memory
+        rdTable = memory.rd
+        rd32Table = memory.rd32
+        wrTable = memory.wr
+        wr32Table = memory.wr32
+        decodedTable = memory.decoded
         st = UnsafeMutablePointer<CPUState>.allocate(capacity: 1)
         st.initialize(to: CPUState())
         phys = UnsafeMutablePointer<UInt32>.allocate(capacity: 64)

@@ -14,26 +14,26 @@ extension XtensaCPU {
     }
 
     @inline(__always) func load8(_ a: UInt32, _ pc: UInt32) -> UInt32 {
-        if let p = memory.rd[Int(a >> pageShift)] { return UInt32(p.load(fromByteOffset: Int(a & 0xFFF), as: UInt8.self)) }
+        if let p = rdTable[Int(a >> pageShift)] { return UInt32(p.load(fromByteOffset: Int(a & 0xFFF), as: UInt8.self)) }
         return loadSlow(a, size: 1, pc: pc)
     }
 
     @inline(__always) func load16(_ a: UInt32, _ pc: UInt32) -> UInt32 {
-        if a & 0xFFF != 0xFFF, let p = memory.rd[Int(a >> pageShift)] {
+        if a & 0xFFF != 0xFFF, let p = rdTable[Int(a >> pageShift)] {
             return UInt32(p.loadUnaligned(fromByteOffset: Int(a & 0xFFF), as: UInt16.self))
         }
         return loadSlow(a, size: 2, pc: pc)
     }
 
     @inline(__always) func load32(_ a: UInt32, _ pc: UInt32) -> UInt32 {
-        if a & 0xFFF <= 0xFFC, let p = memory.rd32[Int(a >> pageShift)] {
+        if a & 0xFFF <= 0xFFC, let p = rd32Table[Int(a >> pageShift)] {
             return p.loadUnaligned(fromByteOffset: Int(a & 0xFFF), as: UInt32.self)
         }
         return loadSlow(a, size: 4, pc: pc)
     }
 
     @inline(__always) func store8(_ a: UInt32, _ v: UInt32, _ pc: UInt32) {
-        if let p = memory.wr[Int(a >> pageShift)] {
+        if let p = wrTable[Int(a >> pageShift)] {
             p.storeBytes(of: UInt8(truncatingIfNeeded: v), toByteOffset: Int(a & 0xFFF), as: UInt8.self)
             return
         }
@@ -41,7 +41,7 @@ extension XtensaCPU {
     }
 
     @inline(__always) func store16(_ a: UInt32, _ v: UInt32, _ pc: UInt32) {
-        if a & 0xFFF != 0xFFF, let p = memory.wr[Int(a >> pageShift)] {
+        if a & 0xFFF != 0xFFF, let p = wrTable[Int(a >> pageShift)] {
             p.storeBytes(of: UInt16(truncatingIfNeeded: v), toByteOffset: Int(a & 0xFFF), as: UInt16.self)
             return
         }
@@ -49,7 +49,7 @@ extension XtensaCPU {
     }
 
     @inline(__always) func store32(_ a: UInt32, _ v: UInt32, _ pc: UInt32) {
-        if a & 0xFFF <= 0xFFC, let p = memory.wr32[Int(a >> pageShift)] {
+        if a & 0xFFF <= 0xFFC, let p = wr32Table[Int(a >> pageShift)] {
             p.storeBytes(of: v, toByteOffset: Int(a & 0xFFF), as: UInt32.self)
             return
         }
@@ -60,7 +60,7 @@ extension XtensaCPU {
     /// fetch exception) if the address cannot be fetched.
     @inline(__always) func fetch(_ pc: UInt32) -> UnsafeMutablePointer<Decoded>? {
         let page = Int(pc >> pageShift)
-        if let d = memory.decoded[page] {
+        if let d = decodedTable[page] {
             let e = d + Int(pc & 0xFFF)
             if e.pointee.length != 0 { return e }
         }
