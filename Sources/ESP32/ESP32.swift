@@ -1,0 +1,330 @@
+// The ESP32 SoC: memories, peripherals, the flash cache, the two LX6 cores and the
+// deterministic scheduler that interleaves them.
+
+import FirmwareFormats
+import Foundation
+import XtensaCore
+
+public final class ESP32: XtensaBus {
+    public let memory = InternalMemory()
+    public let diagnostics = Diagnostics()
+    public private(set) var cores: [XtensaCPU] = []
+
+    // Peripherals.
+    public let dport = DPort()
+    public let rtc = RTCCntl()
+    public let gpio = GPIO()
+    public let uarts: [UART] = [UART(index: 0, offset: 0x4_0000), UART(index: 1, offset: 0x5_0000), UART(index: 2, offset: 0x6_E000)]
+    public private(set) var peripherals: [Peripheral] = []
+    /// Peripherals within each 4 KiB page of 0x3FF00000-0x3FF7FFFF.
+    private var pageOwners = [[Peripheral]](repeating: [], count: 128)
+
+    /// Flash contents behind the cache (nil: no flash attached).
+    public private(set) var flash: UnsafeMutableRawPointer?
+    public private(set) var flashSize = 0
+
+    /// CPU clock in Hz (from the clock tree the firmware configures).
+    public private(set) var cpuHz: UInt64 = 40_000_000
+    /// Simulated time in units of 1/1920 MHz (every CPU clock is a whole number of units).
+    public private(set) var timeUnits: UInt64 = 0
+    /// Cycles per quantum before the scheduler switches cores.
+    public var quantum: UInt64 = 1000
+    public private(set) var appRunning = false
+    var pendingReset: (system: Bool, cpus: Set<Int>)?
+
+    /// Bytes UART0 transmits (and UART1/2 through their own sinks).
+    public var uartOutput: ((Int, UInt8) -> Void)?
+
+    public init() {
+        let pro = XtensaCPU(config: .esp32(prid: 0xCDCD), bus: NullBus.shared)
+        let app = XtensaCPU(config: .esp32(prid: 0xABAB), bus: NullBus.shared)
+        cores = [pro, app]
+        for c in cores {
+            c.bus = self
+            memory.map(into: c.memory)
+        }
+        register(dport)
+        register(rtc)
+        register(gpio)
+        for u in uarts {
+            register(u)
+            u.output = { [unowned self] b in self.uartOutput?(u.index, b) }
+        }
+        register(StorageBlock(name: "IO_MUX", range: 0x4_9000..<0x4_a000, valid: 0..<0x90))
+        register(StorageBlock(name: "RTC_IO", range: 0x4_8400..<0x4_8800, valid: 0..<0xD0))
+        register(StorageBlock(name: "SENS", range: 0x4_8800..<0x4_8C00, valid: 0..<0x100))
+        dport.cacheChanged = { [unowned self] cpu in self.refreshCache(cpu: cpu) }
+        dport.appCpuControlChanged = { [unowned self] in self.updateAppCpu() }
+        dport.clockChanged = { [unowned self] in self.updateClock() }
+        rtc.requestSystemReset = { [unowned self] in self.scheduleReset(system: true, cpus: [0, 1]) }
+        rtc.requestCPUReset = { [unowned self] cpu in self.scheduleReset(system: false, cpus: [cpu]) }
+        rtc.slowClockTicks = { [unowned self] in self.timeUnits / (1_920_000_000 / 150_000) }
+        reset(cause: .powerOn)
+    }
+
+    /// Adds a peripheral to the bus.
+    public func register(_ p: Peripheral) {
+        peripherals.append(p)
+        let first = Int(p.range.lowerBound >> 12), last = Int((p.range.upperBound - 1) >> 12)
+        for i in first...last where i < pageOwners.count { pageOwners[i].append(p) }
+    }
+
+    // MARK: Setup
+
+    /// Loads the mask ROM: a raw image (ROM0 at offset 0, ROM1 at 0x60000) or a ROM ELF.
+    public func loadROM(path: String) throws -> [ELFFile.Symbol] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw InputError("\(path): cannot read ROM file") }
+        let bytes = [UInt8](data)
+        if bytes.starts(with: [0x7F, 0x45, 0x4C, 0x46]) {
+            let elf = try ELFFile(bytes: bytes, path: path)
+            try elf.requireXtensa()
+            var loaded = 0
+            for seg in elf.segments where seg.fileSize > 0 {
+                let a = seg.physicalAddress
+                guard a >= AddressMap.rom0, Int(a - AddressMap.rom0) + seg.data.count <= memory.rom.size else { continue }
+                seg.data.withUnsafeBytes { memory.rom.bytes.advanced(by: Int(a - AddressMap.rom0)).copyMemory(from: $0.baseAddress!, byteCount: seg.data.count) }
+                loaded += seg.data.count
+            }
+            guard loaded > 0 else { throw InputError("\(path): ROM ELF has no segments in ROM (0x40000000-0x4006FFFF)") }
+            return elf.symbols
+        }
+        guard !bytes.isEmpty else { throw InputError("\(path): ROM file is empty") }
+        let n = min(bytes.count, memory.rom.size)
+        if bytes.count != 455_722 && bytes.count != memory.rom.size {
+            diagnostics.note("warning: \(path): unexpected ROM size \(bytes.count) bytes (the ESP32 v3 ROM is 455722)")
+        }
+        bytes.withUnsafeBytes { memory.rom.bytes.copyMemory(from: $0.baseAddress!, byteCount: n) }
+        return []
+    }
+
+    /// Attaches flash contents (the cache maps its 64 KiB pages directly).
+    public func attachFlash(_ pointer: UnsafeMutableRawPointer, size: Int) {
+        flash = pointer
+        flashSize = size
+        refreshCache(cpu: 0)
+        refreshCache(cpu: 1)
+    }
+
+    /// Chip reset: memories keep their contents (as on silicon) unless power-on.
+    public func reset(cause: RTCCntl.ResetReason) {
+        if cause == .powerOn {
+            memory.sram0.clear(); memory.sram1.clear(); memory.sram2.clear()
+            memory.rtcFast.clear(); memory.rtcSlow.clear()
+        }
+        for p in peripherals where !(p is RTCCntl) { p.reset() }
+        rtc.setResetCause(pro: cause, app: cause)
+        if cause == .powerOn { rtc.reset() }
+        for c in cores {
+            c.reset()
+            c.memory.invalidateAllCode()
+        }
+        appRunning = false
+        cpuHz = 40_000_000
+        refreshCache(cpu: 0)
+        refreshCache(cpu: 1)
+    }
+
+    func scheduleReset(system: Bool, cpus: Set<Int>) {
+        pendingReset = (system, cpus)
+        for c in cores { c.requestStop() }
+    }
+
+    func performPendingReset() {
+        guard let r = pendingReset else { return }
+        pendingReset = nil
+        if r.system {
+            reset(cause: .softwareSystem)
+        } else if r.cpus.contains(0) {
+            // A PRO CPU reset runs the ROM again with peripherals as they are; the APP CPU is
+            // held in reset by the ROM's own startup.
+            rtc.setResetCause(pro: .softwareCPU, app: .softwareCPU)
+            cores[0].reset()
+            cores[1].reset()
+            dport.reset()
+            appRunning = false
+            for c in cores { c.memory.invalidateAllCode() }
+            refreshCache(cpu: 0); refreshCache(cpu: 1)
+            cpuHz = 40_000_000
+        } else if r.cpus.contains(1) {
+            cores[1].reset()
+            appRunning = dport.appCpuRunning
+        }
+    }
+
+    // MARK: Clocks and the APP CPU
+
+    func updateClock() {
+        // SOC_CLK_SEL (RTC_CNTL_CLK_CONF): XTAL (40 MHz) or PLL with CPUPERIOD_SEL 80/160/240 MHz.
+        switch rtc.socClockSelect {
+        case 1: cpuHz = [80_000_000, 160_000_000, 240_000_000, 240_000_000][Int(dport.cpuPeriodSelect)]
+        case 2: cpuHz = 8_000_000
+        default: cpuHz = 40_000_000
+        }
+    }
+
+    func updateAppCpu() {
+        let run = dport.appCpuRunning
+        if dport.appCpuInReset {
+            cores[1].reset()
+        }
+        appRunning = run
+    }
+
+    // MARK: Flash cache
+
+    /// Rebuilds one CPU's view of flash through its MMU table, enable bit and region masks.
+    func refreshCache(cpu: Int) {
+        let m = cores[cpu].memory
+        let enabled = dport.cacheEnabled(cpu: cpu) && flash != nil
+        let mask = dport.cacheMask(cpu: cpu)
+        // (first MMU entry, virtual base, number of 64 KiB pages, mask bit, attributes)
+        let regions: [(Int, UInt32, Int, UInt32, MemoryAttributes)] = [
+            (0, 0x3F40_0000, 64, 1 << 4, [.read]),                                // DROM0
+            (64 + 13, 0x400D_0000, 64 - 13, 1 << 0, [.read, .execute, .wordOnly]), // IRAM0 (flash part)
+            (128, 0x4040_0000, 64, 1 << 1, [.read, .execute, .wordOnly]),         // IRAM1
+            (192, 0x4080_0000, 64, 1 << 2, [.read, .execute, .wordOnly]),         // IROM0
+        ]
+        for (entry0, vbase, pages, bit, attrs) in regions {
+            for i in 0..<pages {
+                let vaddr = vbase &+ UInt32(i) << 16
+                let e = dport.mmu[cpu][entry0 + i]
+                let page = Int(e & 0xFF)
+                if enabled && mask & bit == 0 && e & 0x100 == 0 && (page + 1) << 16 <= flashSize, let f = flash {
+                    let host = f + page << 16
+                    if m.hostPointer(vaddr) != host { m.map(base: vaddr, size: 0x1_0000, host: host, attributes: attrs) }
+                } else if m.hostPointer(vaddr) != nil {
+                    m.unmap(base: vaddr, size: 0x1_0000)
+                }
+            }
+        }
+    }
+
+    /// Flash was programmed or erased: forget predecoded code mapped from it.
+    public func flashChanged() {
+        for c in cores { c.memory.invalidateAllCode() }
+    }
+
+    // MARK: Bus (everything that is not in a core's page table)
+
+    func coreIndex(_ cpu: XtensaCPU) -> Int { cpu === cores[0] ? 0 : 1 }
+
+    public func read(_ address: UInt32, size: Int, cpu: XtensaCPU) -> UInt32? {
+        var a = address
+        if a >= AddressMap.peripheralsAHB && a < AddressMap.peripheralsAHB + AddressMap.peripheralsSize {
+            a = a - AddressMap.peripheralsAHB + AddressMap.peripherals
+        }
+        if a >= AddressMap.peripherals && a < AddressMap.peripherals + AddressMap.peripheralsSize {
+            let off = a - AddressMap.peripherals
+            if off >= 0x1_0000 && off < 0x1_4000 {
+                let table = off < 0x1_2000 ? 0 : 1
+                return dport.readMMU(cpu: table, index: Int((off - (table == 0 ? 0x1_0000 : 0x1_2000)) >> 2))
+            }
+            if let p = owner(off), let v = p.read(offset: off - p.range.lowerBound, size: size) {
+                return extract(v, address: a, size: size)
+            }
+            diagnostics.unmodelled(peripheralName(off), address: address, size: size, write: false, pc: cpu.pc, core: coreIndex(cpu))
+            return 0
+        }
+        if a >= AddressMap.sram1Instr && a < AddressMap.sram1Instr + UInt32(AddressMap.sram1Size) {
+            let off = memory.sram1InstrOffset(a & ~3)
+            return extract(memory.sram1.bytes.load(fromByteOffset: off, as: UInt32.self), address: a, size: size)
+        }
+        if (a >= AddressMap.drom0 && a < AddressMap.drom0End) || (a >= AddressMap.irom0 && a < AddressMap.irom1End) {
+            diagnostics.unmodelled("unmapped flash cache address", address: address, size: size, write: false, pc: cpu.pc, core: coreIndex(cpu))
+            return 0
+        }
+        diagnostics.unmodelled("address", address: address, size: size, write: false, pc: cpu.pc, core: coreIndex(cpu))
+        return 0
+    }
+
+    public func write(_ address: UInt32, size: Int, value: UInt32, cpu: XtensaCPU) -> Bool {
+        var a = address
+        if a >= AddressMap.peripheralsAHB && a < AddressMap.peripheralsAHB + AddressMap.peripheralsSize {
+            a = a - AddressMap.peripheralsAHB + AddressMap.peripherals
+        }
+        if a >= AddressMap.peripherals && a < AddressMap.peripherals + AddressMap.peripheralsSize {
+            let off = a - AddressMap.peripherals
+            if off >= 0x1_0000 && off < 0x1_4000 {
+                let table = off < 0x1_2000 ? 0 : 1
+                dport.writeMMU(cpu: table, index: Int((off - (table == 0 ? 0x1_0000 : 0x1_2000)) >> 2), value: value)
+                return true
+            }
+            if let p = owner(off), p.write(offset: off - p.range.lowerBound, size: size, value: value) {
+                return true
+            }
+            diagnostics.unmodelled(peripheralName(off), address: address, size: size, write: true, value: value, pc: cpu.pc, core: coreIndex(cpu))
+            return true
+        }
+        if a >= AddressMap.sram1Instr && a < AddressMap.sram1Instr + UInt32(AddressMap.sram1Size) {
+            let off = memory.sram1InstrOffset(a & ~3)
+            let old = memory.sram1.bytes.load(fromByteOffset: off, as: UInt32.self)
+            memory.sram1.bytes.storeBytes(of: RegisterFile.merge(old, offset: a, size: size, value: value), toByteOffset: off, as: UInt32.self)
+            for c in cores { c.memory.invalidateCode(at: AddressMap.sram1Data + UInt32(off)) }
+            return true
+        }
+        diagnostics.unmodelled("address", address: address, size: size, write: true, value: value, pc: cpu.pc, core: coreIndex(cpu))
+        return true
+    }
+
+    /// The bytes of a word register that a narrower access sees.
+    func extract(_ v: UInt32, address: UInt32, size: Int) -> UInt32 {
+        if size == 4 { return v }
+        let shift = (address & 3) * 8
+        return (v >> shift) & (size == 1 ? 0xFF : 0xFFFF)
+    }
+
+    @inline(__always) func owner(_ off: UInt32) -> Peripheral? {
+        for p in pageOwners[Int(off >> 12)] where p.range.contains(off) { return p }
+        return nil
+    }
+
+    func peripheralName(_ off: UInt32) -> String {
+        if let p = owner(off) { return "\(p.name) register" }
+        return "peripheral register"
+    }
+
+    // MARK: Running
+
+    public enum RunResult: Equatable {
+        case limit, stopped, exit(Int32), fatal(String)
+    }
+
+    /// Runs both cores, interleaved by a fixed quantum, for at most `cycles` PRO CPU cycles.
+    public func run(cycles budget: UInt64, shouldStop: () -> Bool = { false }) -> RunResult {
+        var remaining = budget
+        while remaining > 0 {
+            let slice = min(quantum, remaining)
+            let startPro = cores[0].st.pointee.cycles
+            let r0 = cores[0].run(cycles: slice)
+            let used = max(1, cores[0].st.pointee.cycles - startPro)
+            if appRunning {
+                _ = cores[1].run(cycles: used)
+            }
+            timeUnits &+= used * (1_920_000_000 / max(1, cpuHz))
+            remaining = remaining > used ? remaining - used : 0
+            if let msg = diagnostics.strictStop { return .fatal(msg) }
+            switch r0 {
+            case .exit(let code): return .exit(code)
+            case .fatal(let msg): return .fatal("PRO CPU: " + msg)
+            case .stopRequested:
+                if pendingReset != nil { performPendingReset() }
+            case .halted:
+                if !appRunning || cores[1].st.pointee.waiting {
+                    // Both cores wait for an interrupt that nothing will raise.
+                    if pendingInterruptSources() == false && cores[0].st.pointee.timerDeadline == .max {
+                        return .fatal("both CPUs halted (WAITI) with no interrupt source that could wake them")
+                    }
+                }
+            default: break
+            }
+            if pendingReset != nil { performPendingReset() }
+            if shouldStop() { return .stopped }
+        }
+        return .limit
+    }
+
+    func pendingInterruptSources() -> Bool { false }
+
+    /// Simulated milliseconds since power-on.
+    public var simulatedMilliseconds: UInt64 { timeUnits / 1_920_000 }
+}
