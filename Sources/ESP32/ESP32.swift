@@ -15,7 +15,12 @@ public final class ESP32: XtensaBus {
     public let rtc = RTCCntl()
     public let gpio = GPIO()
     public let uarts: [UART] = [UART(index: 0, offset: 0x4_0000), UART(index: 1, offset: 0x5_0000), UART(index: 2, offset: 0x6_E000)]
+    public let timerGroups = [TimerGroup(index: 0), TimerGroup(index: 1)]
     public private(set) var peripherals: [Peripheral] = []
+    /// Edge-triggered CPU interrupts seen high at the last update (per core), for edge detection.
+    private var edgeHigh: [UInt32] = [0, 0]
+    /// Time (1/1920 MHz units) of the next peripheral event (timer alarm, watchdog stage).
+    private var nextPeripheralEvent: UInt64 = .max
     /// Peripherals within each 4 KiB page of 0x3FF00000-0x3FF7FFFF.
     private var pageOwners = [[Peripheral]](repeating: [], count: 128)
 
@@ -31,6 +36,7 @@ public final class ESP32: XtensaBus {
     public var quantum: UInt64 = 1000
     public private(set) var appRunning = false
     var pendingReset: (system: Bool, cpus: Set<Int>)?
+    var resetCauseForPending: RTCCntl.ResetReason = .softwareSystem
 
     /// Bytes UART0 transmits (and UART1/2 through their own sinks).
     public var uartOutput: ((Int, UInt8) -> Void)?
@@ -50,6 +56,19 @@ public final class ESP32: XtensaBus {
             register(u)
             u.output = { [unowned self] b in self.uartOutput?(u.index, b) }
         }
+        for t in timerGroups {
+            register(t)
+            t.now = { [unowned self] in self.timeUnits }
+            t.apbHz = { [unowned self] in self.apbHz }
+            t.interruptChanged = { [unowned self] in self.updateInterrupts() }
+            t.watchdogReset = { [unowned self] system in
+                self.diagnostics.note("\(t.name) watchdog reset")
+                self.resetCauseForPending = t.index == 0 ? .timerGroup0WDT : .timerGroup1WDT
+                self.scheduleReset(system: true, cpus: [0, 1])
+            }
+        }
+        for u in uarts { u.interruptChanged = { [unowned self] in self.updateInterrupts() } }
+        dport.interruptsChanged = { [unowned self] in self.updateInterrupts() }
         register(StorageBlock(name: "IO_MUX", range: 0x4_9000..<0x4_a000, valid: 0..<0x90))
         register(StorageBlock(name: "RTC_IO", range: 0x4_8400..<0x4_8800, valid: 0..<0xD0))
         register(StorageBlock(name: "SENS", range: 0x4_8800..<0x4_8C00, valid: 0..<0x100))
@@ -133,7 +152,8 @@ public final class ESP32: XtensaBus {
         guard let r = pendingReset else { return }
         pendingReset = nil
         if r.system {
-            reset(cause: .softwareSystem)
+            reset(cause: resetCauseForPending)
+            resetCauseForPending = .softwareSystem
         } else if r.cpus.contains(0) {
             // A PRO CPU reset runs the ROM again with peripherals as they are; the APP CPU is
             // held in reset by the ROM's own startup.
@@ -152,6 +172,53 @@ public final class ESP32: XtensaBus {
     }
 
     // MARK: Clocks and the APP CPU
+
+    /// APB clock: 80 MHz from the PLL, otherwise the CPU clock source (XTAL 40 MHz).
+    public var apbHz: UInt64 { cpuHz >= 80_000_000 ? 80_000_000 : cpuHz }
+
+    // MARK: Interrupt matrix
+
+    /// Interrupt sources (ESP-IDF periph_defs.h numbering) currently asserted.
+    func sourceLevels() -> [Int] {
+        var s: [Int] = []
+        for t in timerGroups {
+            let l = t.interruptLevels
+            for i in 0..<4 where l[i] { s.append(t.levelSources[i]) }
+        }
+        for n in 0..<4 where dport.crossCore(n) { s.append(24 + n) }
+        for u in uarts where u.interruptLine { s.append(34 + u.index) }
+        return s
+    }
+
+    /// Routes asserted sources through the interrupt matrix to each core's interrupt lines.
+    public func updateInterrupts() {
+        let sources = sourceLevels()
+        for cpu in 0..<2 {
+            var level: UInt32 = 0
+            for src in sources {
+                let n = dport.route(source: src, cpu: cpu)
+                guard n < 32 else { continue }
+                switch cores[cpu].config.interruptTypes[n] {
+                case .level, .nmi, .edge: level |= 1 << UInt32(n)
+                default: break   // internal (timer/software/profiling) lines cannot be driven
+                }
+            }
+            let edges = level & edgeMask
+            let rising = edges & ~edgeHigh[cpu]
+            edgeHigh[cpu] = edges
+            for n in 0..<32 where rising & (1 << UInt32(n)) != 0 { cores[cpu].raiseInterrupt(n) }
+            cores[cpu].setExternalInterruptLines(level & ~edgeMask)
+        }
+    }
+
+    private let edgeMask: UInt32 = (1 << 10) | (1 << 22) | (1 << 28) | (1 << 30)
+
+    /// Lets timed peripherals catch up with simulated time.
+    func updatePeripherals() {
+        var next = UInt64.max
+        for t in timerGroups { if let n = t.update() { next = min(next, n) } }
+        nextPeripheralEvent = next
+    }
 
     func updateClock() {
         // SOC_CLK_SEL (RTC_CNTL_CLK_CONF): XTAL (40 MHz) or PLL with CPUPERIOD_SEL 80/160/240 MHz.
@@ -293,15 +360,21 @@ public final class ESP32: XtensaBus {
     public func run(cycles budget: UInt64, shouldStop: () -> Bool = { false }) -> RunResult {
         var remaining = budget
         while remaining > 0 {
-            let slice = min(quantum, remaining)
+            var slice = min(quantum, remaining)
+            let unitsPerCycle = 1_920_000_000 / max(1, cpuHz)
+            if nextPeripheralEvent != .max {
+                let until = nextPeripheralEvent > timeUnits ? (nextPeripheralEvent - timeUnits) / unitsPerCycle + 1 : 1
+                slice = min(slice, until)
+            }
             let startPro = cores[0].st.pointee.cycles
             let r0 = cores[0].run(cycles: slice)
             let used = max(1, cores[0].st.pointee.cycles - startPro)
             if appRunning {
                 _ = cores[1].run(cycles: used)
             }
-            timeUnits &+= used * (1_920_000_000 / max(1, cpuHz))
+            timeUnits &+= used * unitsPerCycle
             remaining = remaining > used ? remaining - used : 0
+            updatePeripherals()
             if let msg = diagnostics.strictStop { return .fatal(msg) }
             switch r0 {
             case .exit(let code): return .exit(code)
