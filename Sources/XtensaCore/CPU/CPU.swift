@@ -139,9 +139,11 @@ public final class XtensaCPU {
 
     /// Power-on reset.
     public func reset() {
-        let cycles = st.pointee.cycles
+        // Cycles and retired instructions are statistics of the run: a reset keeps counting.
+        let cycles = st.pointee.cycles, instructions = st.pointee.instructions
         st.pointee = CPUState()
         st.pointee.cycles = cycles
+        st.pointee.instructions = instructions
         st.pointee.ccountOffset = UInt32(truncatingIfNeeded: 0 &- cycles)
         st.pointee.pc = config.resetVector
         st.pointee.vecbase = config.vecbaseReset
