@@ -16,6 +16,7 @@ public final class ESP32: XtensaBus {
     public let gpio = GPIO()
     public let uarts: [UART] = [UART(index: 0, offset: 0x4_0000), UART(index: 1, offset: 0x5_0000), UART(index: 2, offset: 0x6_E000)]
     public let timerGroups = [TimerGroup(index: 0), TimerGroup(index: 1)]
+    public let frc = FRCTimers()
     public private(set) var peripherals: [Peripheral] = []
     /// Edge-triggered CPU interrupts seen high at the last update (per core), for edge detection.
     private var edgeHigh: [UInt32] = [0, 0]
@@ -67,6 +68,13 @@ public final class ESP32: XtensaBus {
                 self.scheduleReset(system: true, cpus: [0, 1])
             }
         }
+        register(frc)
+        frc.now = { [unowned self] in self.timeUnits }
+        frc.apbHz = { [unowned self] in self.apbHz }
+        frc.interruptChanged = { [unowned self] in self.updateInterrupts() }
+        // APB_CTRL: clock and tick configuration as storage; DATE bit 31 marks a revision 3 chip.
+        register(StorageBlock(name: "APB_CTRL", range: 0x6_6000..<0x6_7000, valid: 0..<0x80,
+                              resets: [0x00: 0x0000_0001, 0x04: 39, 0x08: 79, 0x0C: 11, 0x7C: 0x8000_0000 | 0x1605_1A00]))
         for u in uarts { u.interruptChanged = { [unowned self] in self.updateInterrupts() } }
         dport.interruptsChanged = { [unowned self] in self.updateInterrupts() }
         register(StorageBlock(name: "IO_MUX", range: 0x4_9000..<0x4_a000, valid: 0..<0x90))
@@ -187,6 +195,9 @@ public final class ESP32: XtensaBus {
         }
         for n in 0..<4 where dport.crossCore(n) { s.append(24 + n) }
         for u in uarts where u.interruptLine { s.append(34 + u.index) }
+        let f = frc.interruptLevels
+        if f[0] { s.append(56) }
+        if f[1] { s.append(57) }
         return s
     }
 
@@ -217,6 +228,7 @@ public final class ESP32: XtensaBus {
     func updatePeripherals() {
         var next = UInt64.max
         for t in timerGroups { if let n = t.update() { next = min(next, n) } }
+        if let n = frc.update() { next = min(next, n) }
         nextPeripheralEvent = next
     }
 
