@@ -82,6 +82,14 @@ extension XtensaCPU {
 
     /// Runs until `cycles` more cycles have passed or something stops the core.
     public func run(cycles budget: UInt64) -> StopReason {
+        var hooks = NoHooks()
+        return run(cycles: budget, hooks: &hooks)
+    }
+
+    /// The interpreter loop, specialised for each hooks type: with `NoHooks` every hook call
+    /// compiles to nothing, so tracing and debugging cost the normal loop nothing.
+    @inline(__always)
+    public func run<H: ExecutionHooks>(cycles budget: UInt64, hooks: inout H) -> StopReason {
         let s = st
         s.pointee.stopCycle = s.pointee.cycles &+ budget
         if s.pointee.stopCycle < s.pointee.cycles { s.pointee.stopCycle = .max }
@@ -105,13 +113,18 @@ extension XtensaCPU {
             }
             fetchFailures = 0
             let d = dp.pointee
+            if H.active {
+                if let stop = hooks.before(self, pc: pc, decoded: d) { return stop }
+            }
             if d.panel > s.pointee.freePanels {
                 windowOverflow(pc: pc)
+                if H.active { hooks.after(self, pc: pc, decoded: d, completed: false) }
                 continue
             }
             s.pointee.cycles &+= 1
             s.pointee.instructions &+= 1
-            if execute(d, pc: pc) {
+            let completed = execute(d, pc: pc)
+            if completed {
                 // Sequential fall-through: zero-overhead loop back-edge.
                 let npc = pc &+ UInt32(d.length)
                 s.pointee.pc = npc
@@ -120,6 +133,7 @@ extension XtensaCPU {
                     s.pointee.pc = s.pointee.lbeg
                 }
             }
+            if H.active { hooks.after(self, pc: pc, decoded: d, completed: completed) }
         }
     }
 
