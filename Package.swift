@@ -25,6 +25,7 @@ let package = Package(
         ]),
         .testTarget(name: "XtensaCoreTests", dependencies: ["XtensaCore", "FirmwareFormats"]),
         .testTarget(name: "FirmwareFormatsTests", dependencies: ["FirmwareFormats", "XtensaCore"]),
+        .testTarget(name: "ESP32Tests", dependencies: ["ESP32", "XtensaCore", "FirmwareFormats"]),
     ],
     swiftLanguageModes: [.v5]
 )
