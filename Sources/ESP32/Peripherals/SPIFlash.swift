@@ -122,8 +122,9 @@ public final class SPIFlash: SPIDevice {
         image.withUnsafeBytes { if let b = $0.baseAddress, !$0.isEmpty { storage.copyMemory(from: b, byteCount: $0.count) } }
     }
 
-    /// A flash holding the file at `path`. `size` defaults to the file's size rounded up to a
-    /// valid flash size (at least 4 MiB); with `persist` the guest's changes go back to the file.
+    /// A flash holding the file at `path`. `size` defaults to the file's size when that is a valid
+    /// flash size, else the smallest valid size of at least 4 MiB that holds it (the size most
+    /// image headers declare); with `persist` the guest's changes go back to the file.
     public convenience init(contentsOf path: String, size: Int? = nil, vendor: Vendor = .gigaDevice,
                             persist: Bool = false) throws {
         let image: [UInt8]
@@ -135,7 +136,8 @@ public final class SPIFlash: SPIDevice {
             }
             image = [UInt8](data)
         }
-        let s = size ?? SPIFlash.validSizes.first { $0 >= max(image.count, 4 << 20) } ?? image.count
+        let s = size ?? (SPIFlash.validSizes.contains(image.count) ? image.count
+            : SPIFlash.validSizes.first { $0 >= max(image.count, 4 << 20) } ?? image.count)
         try self.init(size: s, image: image, vendor: vendor, persistPath: persist ? path : nil)
     }
 
@@ -281,12 +283,15 @@ public final class SPIFlash: SPIDevice {
         guard !bytes.isEmpty else { return }
         let page = address & ~(SPIFlash.pageSize - 1)
         let p = storage.assumingMemoryBound(to: UInt8.self)
-        var column = address & (SPIFlash.pageSize - 1)
+        // Byte j of the data goes to column (address + j) mod 256: with more than 256 bytes the
+        // earlier ones are overwritten in the page buffer, so only the last 256 count.
+        var column = (address + data.count - bytes.count) & (SPIFlash.pageSize - 1)
         for b in bytes {
             p[page + column] &= b
             column = (column + 1) & (SPIFlash.pageSize - 1)
         }
-        let start = address, end = address + bytes.count
+        let start = page + (address + data.count - bytes.count) & (SPIFlash.pageSize - 1)
+        let end = start + bytes.count
         changed(end <= page + SPIFlash.pageSize ? start..<end : page..<(page + SPIFlash.pageSize))
     }
 
