@@ -17,6 +17,13 @@ public final class ESP32: XtensaBus {
     public let uarts: [UART] = [UART(index: 0, offset: 0x4_0000), UART(index: 1, offset: 0x5_0000), UART(index: 2, offset: 0x6_E000)]
     public let timerGroups = [TimerGroup(index: 0), TimerGroup(index: 1)]
     public let frc = FRCTimers()
+    public let efuse = EFuse()
+    public let rng = RNG()
+    public let sha = SHA()
+    public let spi0 = SPIController(index: 0)
+    public let spi1 = SPIController(index: 1)
+    /// The SPI flash chip (nil: none attached).
+    public private(set) var flashChip: SPIFlash?
     public private(set) var peripherals: [Peripheral] = []
     /// Edge-triggered CPU interrupts seen high at the last update (per core), for edge detection.
     private var edgeHigh: [UInt32] = [0, 0]
@@ -69,12 +76,18 @@ public final class ESP32: XtensaBus {
             }
         }
         register(frc)
+        register(efuse)
+        register(rng)
+        register(sha)
+        register(spi0)
+        register(spi1)
+        efuse.interruptChanged = { [unowned self] in self.updateInterrupts() }
         frc.now = { [unowned self] in self.timeUnits }
         frc.apbHz = { [unowned self] in self.apbHz }
         frc.interruptChanged = { [unowned self] in self.updateInterrupts() }
         // APB_CTRL: clock and tick configuration as storage; DATE bit 31 marks a revision 3 chip.
         register(StorageBlock(name: "APB_CTRL", range: 0x6_6000..<0x6_7000, valid: 0..<0x80,
-                              resets: [0x00: 0x0000_0001, 0x04: 39, 0x08: 79, 0x0C: 11, 0x7C: 0x8000_0000 | 0x1605_1A00]))
+                              resets: [0x00: 0x0000_0001, 0x04: 39, 0x08: 79, 0x0C: 11, 0x7C: efuse.apbCtrlDate]))
         for u in uarts { u.interruptChanged = { [unowned self] in self.updateInterrupts() } }
         dport.interruptsChanged = { [unowned self] in self.updateInterrupts() }
         register(StorageBlock(name: "IO_MUX", range: 0x4_9000..<0x4_a000, valid: 0..<0x90))
@@ -124,10 +137,14 @@ public final class ESP32: XtensaBus {
         return []
     }
 
-    /// Attaches flash contents (the cache maps its 64 KiB pages directly).
-    public func attachFlash(_ pointer: UnsafeMutableRawPointer, size: Int) {
-        flash = pointer
-        flashSize = size
+    /// Attaches the SPI flash: SPI0/SPI1 talk to it and the cache maps its 64 KiB pages directly.
+    public func attach(flash chip: SPIFlash) {
+        flashChip = chip
+        flash = chip.storage
+        flashSize = chip.size
+        spi0.devices[0] = chip
+        spi1.devices[0] = chip
+        chip.onWrite = { [unowned self] _ in self.flashChanged() }
         refreshCache(cpu: 0)
         refreshCache(cpu: 1)
     }

@@ -104,8 +104,8 @@ struct Run: ParsableCommand {
         guard image.count <= size else {
             throw ValidationError("\(file!): image is \(image.count) bytes, larger than the \(size >> 20) MB flash")
         }
-        var flash = [UInt8](repeating: 0xFF, count: size)
-        flash.replaceSubrange(0..<image.count, with: image)
+        var flash = image
+        flash += [UInt8](repeating: 0xFF, count: size - image.count)
         var occupied: [(Range<Int>, String)] = []
         for p in parts {
             let (off, path) = Run.parsePart(p)!
@@ -121,11 +121,14 @@ struct Run: ParsableCommand {
             occupied.append((r, path))
             flash.replaceSubrange(r, with: bytes)
         }
-        let flashMemory = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 1 << 16)
-        defer { flashMemory.deallocate() }
-        flash.withUnsafeBytes { flashMemory.copyMemory(from: $0.baseAddress!, byteCount: size) }
+        let chip: SPIFlash
+        do {
+            chip = try SPIFlash(size: size, image: flash)
+        } catch {
+            throw ValidationError("\(file ?? "flash"): \(error)")
+        }
         flash = []
-        soc.attachFlash(flashMemory, size: size)
+        soc.attach(flash: chip)
 
         // UART0 -> stdout (and the serial log), with the text checks.
         let console = Console(expect: expectText, fail: failText, logPath: serialLogFile)
@@ -160,6 +163,7 @@ struct Run: ParsableCommand {
             let line = String(format: "instructions=%llu cycles=%llu simulated_ms=%llu wall_s=%.3f mips=%.1f",
                               n, soc.cores[0].st.pointee.cycles, soc.simulatedMilliseconds, wall, Double(n) / max(wall, 1e-9) / 1e6)
             FileHandle.standardError.write(Data((line + "\n").utf8))
+            if ProcessInfo.processInfo.environment["ESP32EMU_DEBUG_STATE"] != nil { reportCore(soc, symbolTable) }
         }
         if exitCode != 0 { throw CLIExit(code: exitCode) }
     }

@@ -230,6 +230,7 @@ public final class EFuse: Peripheral {
     // MARK: Operations
 
     public func reset() {
+        cmdBusy = 0
         writeData = [UInt32](repeating: 0, count: EFuse.wordCount)
         clkReg = EFuse.clkReset
         confReg = EFuse.confReset
@@ -260,6 +261,9 @@ public final class EFuse: Peripheral {
 
     public var interruptLine: Bool { intRaw & intEna != 0 }
 
+    /// Command bits of the operation in progress (read back once, then 0).
+    var cmdBusy: UInt32 = 0
+
     // MARK: Bus
 
     public func read(offset: UInt32, size: Int) -> UInt32? {
@@ -272,7 +276,12 @@ public final class EFuse: Peripheral {
         case EFuse.clk: return clkReg
         case EFuse.conf: return confReg
         case EFuse.status: return 0
-        case EFuse.cmd: return 0                    // operations complete at once
+        case EFuse.cmd:
+            // An operation is still running when software first looks (the ROM's efuse check
+            // requires that), and done by the next read.
+            let v = cmdBusy
+            cmdBusy = 0
+            return v
         case EFuse.intRawReg: return intRaw
         case EFuse.intSt: return intRaw & intEna
         case EFuse.intEnaReg: return intEna
@@ -310,6 +319,7 @@ public final class EFuse: Peripheral {
             if v & EFuse.readCmd != 0 && op == EFuse.readOpCode { latch(); done |= EFuse.readCmd }
             if v & EFuse.programCmd != 0 && op == EFuse.programOpCode { program(); done |= EFuse.programCmd }
             if done != 0 { intRaw |= done; interruptChanged?() }
+            cmdBusy = v & 3
         case EFuse.intEnaReg:
             intEna = merged(intEna) & 3
             interruptChanged?()
