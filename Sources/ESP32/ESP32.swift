@@ -90,12 +90,15 @@ public final class ESP32: XtensaBus {
                               resets: [0x00: 0x0000_0001, 0x04: 39, 0x08: 79, 0x0C: 11, 0x7C: efuse.apbCtrlDate]))
         for u in uarts { u.interruptChanged = { [unowned self] in self.updateInterrupts() } }
         dport.interruptsChanged = { [unowned self] in self.updateInterrupts() }
+        register(AnalogI2C())
+        register(StorageBlock(name: "I2S0", range: 0x4_F000..<0x5_0000, valid: 0..<0x100))
         register(StorageBlock(name: "IO_MUX", range: 0x4_9000..<0x4_a000, valid: 0..<0x90))
         register(StorageBlock(name: "RTC_IO", range: 0x4_8400..<0x4_8800, valid: 0..<0xD0))
         register(StorageBlock(name: "SENS", range: 0x4_8800..<0x4_8C00, valid: 0..<0x100))
         dport.cacheChanged = { [unowned self] cpu in self.refreshCache(cpu: cpu) }
         dport.appCpuControlChanged = { [unowned self] in self.updateAppCpu() }
         dport.clockChanged = { [unowned self] in self.updateClock() }
+        rtc.clockChanged = { [unowned self] in self.updateClock() }
         rtc.requestSystemReset = { [unowned self] in self.scheduleReset(system: true, cpus: [0, 1]) }
         rtc.requestCPUReset = { [unowned self] cpu in self.scheduleReset(system: false, cpus: [cpu]) }
         rtc.slowClockTicks = { [unowned self] in self.timeUnits / (1_920_000_000 / 150_000) }
@@ -306,8 +309,8 @@ public final class ESP32: XtensaBus {
 
     public func read(_ address: UInt32, size: Int, cpu: XtensaCPU) -> UInt32? {
         var a = address
-        if a >= AddressMap.peripheralsAHB && a < AddressMap.peripheralsAHB + AddressMap.peripheralsSize {
-            a = a - AddressMap.peripheralsAHB + AddressMap.peripherals
+        if a >= AddressMap.peripheralsAHB && a < AddressMap.peripheralsAHB + AddressMap.peripheralsAHBSize {
+            a = a - AddressMap.peripheralsAHB + AddressMap.peripheralsAHBTarget
         }
         if a >= AddressMap.peripherals && a < AddressMap.peripherals + AddressMap.peripheralsSize {
             let off = a - AddressMap.peripherals
@@ -335,8 +338,8 @@ public final class ESP32: XtensaBus {
 
     public func write(_ address: UInt32, size: Int, value: UInt32, cpu: XtensaCPU) -> Bool {
         var a = address
-        if a >= AddressMap.peripheralsAHB && a < AddressMap.peripheralsAHB + AddressMap.peripheralsSize {
-            a = a - AddressMap.peripheralsAHB + AddressMap.peripherals
+        if a >= AddressMap.peripheralsAHB && a < AddressMap.peripheralsAHB + AddressMap.peripheralsAHBSize {
+            a = a - AddressMap.peripheralsAHB + AddressMap.peripheralsAHBTarget
         }
         if a >= AddressMap.peripherals && a < AddressMap.peripherals + AddressMap.peripheralsSize {
             let off = a - AddressMap.peripherals

@@ -36,7 +36,9 @@ public enum AddressMap {
     public static let rtcSlow = 0x5000_0000 as UInt32, rtcSlowSize = 0x2000
     // Peripherals (DPORT bus) and their AHB alias.
     public static let peripherals = 0x3FF0_0000 as UInt32, peripheralsSize = 0x8_0000 as UInt32
-    public static let peripheralsAHB = 0x6000_0000 as UInt32
+    /// The AHB window 0x60000000-0x6003FFFF shows 0x3FF40000-0x3FF7FFFF (UART FIFOs, WDEV RNG...).
+    public static let peripheralsAHB = 0x6000_0000 as UInt32, peripheralsAHBSize = 0x4_0000 as UInt32
+    public static let peripheralsAHBTarget = 0x3FF4_0000 as UInt32
     // External flash through the cache.
     public static let drom0 = 0x3F40_0000 as UInt32, drom0End = 0x3F80_0000 as UInt32
     public static let irom0 = 0x400D_0000 as UInt32, irom0End = 0x4040_0000 as UInt32
@@ -56,7 +58,7 @@ public enum AddressMap {
         case rtcFastInstr..<(rtcFastInstr + UInt32(rtcFastSize)): return "RTC FAST (instr)"
         case rtcSlow..<(rtcSlow + UInt32(rtcSlowSize)): return "RTC SLOW"
         case peripherals..<(peripherals + peripheralsSize): return "peripherals"
-        case peripheralsAHB..<(peripheralsAHB + peripheralsSize): return "peripherals (AHB)"
+        case peripheralsAHB..<(peripheralsAHB + peripheralsAHBSize): return "peripherals (AHB)"
         case drom0..<drom0End: return "DROM (flash)"
         case irom0..<irom0End: return "IROM (flash)"
         default: return "unmapped"

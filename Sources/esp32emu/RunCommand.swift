@@ -163,7 +163,10 @@ struct Run: ParsableCommand {
             let line = String(format: "instructions=%llu cycles=%llu simulated_ms=%llu wall_s=%.3f mips=%.1f",
                               n, soc.cores[0].st.pointee.cycles, soc.simulatedMilliseconds, wall, Double(n) / max(wall, 1e-9) / 1e6)
             FileHandle.standardError.write(Data((line + "\n").utf8))
-            if ProcessInfo.processInfo.environment["ESP32EMU_DEBUG_STATE"] != nil { reportCore(soc, symbolTable) }
+            if ProcessInfo.processInfo.environment["ESP32EMU_DEBUG_STATE"] != nil {
+                soc.diagnostics.note("cpu clock \(soc.cpuHz / 1_000_000) MHz, APB \(soc.apbHz / 1_000_000) MHz")
+                reportCore(soc, symbolTable)
+            }
         }
         if exitCode != 0 { throw CLIExit(code: exitCode) }
     }
@@ -174,6 +177,7 @@ struct Run: ParsableCommand {
             if let name = symbols.describe(c.pc) { s += " (\(name))" }
             s += " PS=0x\(String(c.specialRegister(SR.ps) ?? 0, radix: 16)) EXCCAUSE=\(c.specialRegister(SR.exccause) ?? 0) EXCVADDR=0x\(String(c.specialRegister(SR.excvaddr) ?? 0, radix: 16))"
             soc.diagnostics.note(s)
+            soc.diagnostics.note("INTENABLE=0x\(String(c.specialRegister(SR.intenable) ?? 0, radix: 16)) INTERRUPT=0x\(String(c.specialRegister(SR.interrupt) ?? 0, radix: 16)) CCOUNT=0x\(String(c.ccount, radix: 16)) CCOMPARE0=0x\(String(c.specialRegister(240) ?? 0, radix: 16)) CCOMPARE1=0x\(String(c.specialRegister(241) ?? 0, radix: 16))")
             var regs = ""
             for r in 0..<16 { regs += String(format: "a%-2d=%08x ", r, c.ar(r)); if r % 8 == 7 { soc.diagnostics.note(regs); regs = "" } }
         }

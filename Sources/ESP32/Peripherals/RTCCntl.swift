@@ -25,6 +25,8 @@ public final class RTCCntl: Peripheral {
     public var requestSystemReset: (() -> Void)?
     public var requestCPUReset: ((_ cpu: Int) -> Void)?
     public var stallChanged: (() -> Void)?
+    /// Called when CLK_CONF (the SoC clock source) changes.
+    public var clockChanged: (() -> Void)?
     public var latchedTime: UInt64 = 0
     var wdtFedAt: UInt64 = 0
 
@@ -100,6 +102,10 @@ public final class RTCCntl: Peripheral {
         case RTCCntl.timeUpdate:
             if v & (1 << 31) != 0 { latchedTime = slowClockTicks() }
             regs[o] = v & ~(1 << 31)
+        case RTCCntl.clkConf:
+            let old = regs[o]
+            regs[o] = v
+            if old != v { clockChanged?() }
         case RTCCntl.intClr:
             regs[RTCCntl.intRaw] &= ~v
         case RTCCntl.resetState:
