@@ -87,7 +87,7 @@ public final class ESP32: XtensaBus {
         frc.interruptChanged = { [unowned self] in self.updateInterrupts() }
         // APB_CTRL: clock and tick configuration as storage; DATE bit 31 marks a revision 3 chip.
         register(StorageBlock(name: "APB_CTRL", range: 0x6_6000..<0x6_7000, valid: 0..<0x80,
-                              resets: [0x00: 0x0000_0001, 0x04: 39, 0x08: 79, 0x0C: 11, 0x7C: efuse.apbCtrlDate]))
+                              resets: [0x00: 0x0000_0000, 0x04: 39, 0x08: 79, 0x0C: 11, 0x7C: efuse.apbCtrlDate]))
         for u in uarts { u.interruptChanged = { [unowned self] in self.updateInterrupts() } }
         dport.interruptsChanged = { [unowned self] in self.updateInterrupts() }
         register(AnalogI2C())

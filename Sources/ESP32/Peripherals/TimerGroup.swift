@@ -39,6 +39,7 @@ public final class TimerGroup: Peripheral {
     var calConfig: UInt32 = 0x0001_3000
     var calValue: UInt32 = 0
     var wdtProtect: UInt32 = TimerGroup.wdtKey
+    var lactRTC: UInt32 = 0
 
     public init(index: Int) {
         self.index = index
@@ -152,9 +153,15 @@ public final class TimerGroup: Peripheral {
 
     // MARK: Registers
 
+    /// Which timer a register belongs to and its offset in the T0/T1 layout. The LACT block
+    /// (0x70-0x94) has an extra LACTRTC register at 0x74, so its later registers sit 4 higher.
     func timerIndex(_ o: UInt32) -> (Int, UInt32)? {
         if o < 0x48 { return (Int(o / 0x24), o % 0x24) }
-        if o >= 0x70 && o < 0x98 { return (2, o - 0x70) }
+        if o >= 0x70 && o < 0x98 {
+            let r = o - 0x70
+            if r == 0x04 { return (2, 0x24) }   // LACTRTC: RTC step length (storage)
+            return (2, r >= 0x08 ? r - 4 : r)
+        }
         return nil
     }
 
@@ -172,7 +179,8 @@ public final class TimerGroup: Peripheral {
             case 0x18: return UInt32(truncatingIfNeeded: t.load)
             case 0x1C: return UInt32(truncatingIfNeeded: t.load >> 32)
             case 0x20: return 0
-            default: return i == 2 ? 0 : nil   // LACT RTC-step registers
+            case 0x24: return lactRTC
+            default: return nil
             }
         }
         switch o {
@@ -208,8 +216,9 @@ public final class TimerGroup: Peripheral {
             case 0x20:
                 timers[i].value = timers[i].load
                 timers[i].since = now()
+            case 0x24: lactRTC = value
             default:
-                if i != 2 { return false }
+                return false
             }
             return true
         }
