@@ -20,6 +20,9 @@ public final class ESP32: XtensaBus {
     public let efuse = EFuse()
     public let rng = RNG()
     public let sha = SHA()
+    /// APB_CTRL: clock and tick configuration as storage; DATE bit 31 marks a revision 3 chip.
+    public let apbCtrl = StorageBlock(name: "APB_CTRL", range: 0x6_6000..<0x6_7000, valid: 0..<0x80,
+                                      resets: [0x00: 0x0000_0000, 0x04: 39, 0x08: 79, 0x0C: 11])
     public let spi0 = SPIController(index: 0)
     public let spi1 = SPIController(index: 1)
     /// The SPI flash chip (nil: none attached).
@@ -82,12 +85,12 @@ public final class ESP32: XtensaBus {
         register(spi0)
         register(spi1)
         efuse.interruptChanged = { [unowned self] in self.updateInterrupts() }
+        apbCtrl.setResetValue(offset: 0x7C, efuse.apbCtrlDate)
         frc.now = { [unowned self] in self.timeUnits }
         frc.apbHz = { [unowned self] in self.apbHz }
         frc.interruptChanged = { [unowned self] in self.updateInterrupts() }
         // APB_CTRL: clock and tick configuration as storage; DATE bit 31 marks a revision 3 chip.
-        register(StorageBlock(name: "APB_CTRL", range: 0x6_6000..<0x6_7000, valid: 0..<0x80,
-                              resets: [0x00: 0x0000_0000, 0x04: 39, 0x08: 79, 0x0C: 11, 0x7C: efuse.apbCtrlDate]))
+        register(apbCtrl)
         for u in uarts { u.interruptChanged = { [unowned self] in self.updateInterrupts() } }
         dport.interruptsChanged = { [unowned self] in self.updateInterrupts() }
         register(AnalogI2C())
@@ -138,6 +141,12 @@ public final class ESP32: XtensaBus {
         }
         bytes.withUnsafeBytes { memory.rom.bytes.copyMemory(from: $0.baseAddress!, byteCount: n) }
         return []
+    }
+
+    /// Loads eFuse contents from a QEMU eFuse image (124 bytes).
+    public func loadEFuse(path: String) throws {
+        efuse.replace(fuses: try EFuse.loadImage(path: path))
+        apbCtrl.setResetValue(offset: 0x7C, efuse.apbCtrlDate)
     }
 
     /// Attaches the SPI flash: SPI0/SPI1 talk to it and the cache maps its 64 KiB pages directly.

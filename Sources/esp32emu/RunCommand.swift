@@ -80,127 +80,57 @@ struct Run: ParsableCommand {
         return dirs
     }
 
+    @Option(help: "eFuse contents: a 124-byte Espressif QEMU eFuse image (qemu_efuse.bin).") var efuse: String?
+
     func run() throws {
-        let soc = ESP32()
-        var table = SymbolTable()
+        let session: Session
         do {
             let romPath = try Run.findROM(rom)
-            table.add(try soc.loadROM(path: romPath))
-            for s in symbols {
-                let elf = try ELFFile(path: s)
-                try elf.requireXtensa()
-                table.add(elf.symbols)
-            }
+            var image: [UInt8] = []
+            if let f = file { image = try readInput(f) }
+            session = try Session(romPath: romPath, image: image, imagePath: file,
+                                  parts: parts.map { let (o, p) = Run.parsePart($0)!; return Session.Part(offset: o, path: p) },
+                                  flashSize: flashSize.flatMap(Run.parseFlashSize), symbolFiles: symbols, efusePath: efuse)
         } catch let e as InputError { throw ValidationError(e.message) }
-        let symbolTable = table
-        soc.diagnostics.symbolizer = { symbolTable.describe($0) }
-        soc.diagnostics.strict = strict
+        session.soc.diagnostics.strict = strict
 
-        // Flash contents.
-        var image: [UInt8] = []
-        if let f = file { image = try readInput(f) }
-        var size = flashSize.flatMap(Run.parseFlashSize) ?? max(4 << 20, image.count)
-        if size & (size - 1) != 0 { size = 1 << (Int.bitWidth - (size - 1).leadingZeroBitCount) }
-        guard image.count <= size else {
-            throw ValidationError("\(file!): image is \(image.count) bytes, larger than the \(size >> 20) MB flash")
-        }
-        var flash = image
-        flash += [UInt8](repeating: 0xFF, count: size - image.count)
-        var occupied: [(Range<Int>, String)] = []
-        for p in parts {
-            let (off, path) = Run.parsePart(p)!
-            let bytes = try readInput(path)
-            guard !bytes.isEmpty else { throw ValidationError("\(path): empty file (--part \(p))") }
-            guard off + bytes.count <= size else {
-                throw ValidationError("\(path): --part at 0x\(String(off, radix: 16)) ends at 0x\(String(off + bytes.count, radix: 16)), past the \(size >> 20) MB flash")
-            }
-            let r = off..<(off + bytes.count)
-            if let clash = occupied.first(where: { $0.0.overlaps(r) }) {
-                throw ValidationError("\(path): --part at 0x\(String(off, radix: 16)) overlaps \(clash.1)")
-            }
-            occupied.append((r, path))
-            flash.replaceSubrange(r, with: bytes)
-        }
-        let chip: SPIFlash
-        do {
-            chip = try SPIFlash(size: size, image: flash)
-        } catch {
-            throw ValidationError("\(file ?? "flash"): \(error)")
-        }
-        flash = []
-        soc.attach(flash: chip)
-
-        // UART0 -> stdout (and the serial log), with the text checks.
-        let console = Console(expect: expectText, fail: failText, logPath: serialLogFile)
-        soc.uartOutput = { index, byte in if index == 0 { console.put(byte) } }
-
-        let start = DispatchTime.now().uptimeNanoseconds
-        var result: ESP32.RunResult = .limit
+        // UART0 -> stdout (and the serial log).
+        let out = OutputBuffer(logPath: serialLogFile)
+        let r = session.run(expect: expectText, fail: failText, timeoutMilliseconds: timeout,
+                            maxInstructions: maxInstructions, sink: { out.put($0) })
+        out.flush()
         var exitCode: Int32 = 0
-        let chunk: UInt64 = 200_000
-        while true {
-            if let t = timeout, soc.simulatedMilliseconds >= t { exitCode = timeoutExitCode; break }
-            if let m = maxInstructions, soc.cores[0].st.pointee.instructions >= m { break }
-            result = soc.run(cycles: chunk, shouldStop: { console.decided })
-            if console.decided { break }
-            if case .limit = result { continue }
-            if case .stopped = result { continue }
-            break
-        }
-        console.flush()
-        switch result {
+        switch r.outcome {
+        case .expectedTextSeen: exitCode = 0
+        case .failTextSeen: exitCode = 1
+        case .timeout: exitCode = timeout == nil ? 0 : timeoutExitCode
+        case .instructionLimit: exitCode = 0
+        case .guestExit(let c): exitCode = c
         case .fatal(let msg):
-            soc.diagnostics.note("stopped: \(msg)")
-            reportCore(soc, symbolTable)
+            session.soc.diagnostics.note("stopped: \(msg)")
+            for l in session.coreReport() { session.soc.diagnostics.note(l) }
             exitCode = 3
-        case .exit(let c): exitCode = c
-        default: break
         }
-        if console.failed { exitCode = 1 } else if console.allExpected && !expectText.isEmpty { exitCode = 0 }
         if stats {
-            let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            let n = soc.cores[0].st.pointee.instructions + soc.cores[1].st.pointee.instructions
             let line = String(format: "instructions=%llu cycles=%llu simulated_ms=%llu wall_s=%.3f mips=%.1f",
-                              n, soc.cores[0].st.pointee.cycles, soc.simulatedMilliseconds, wall, Double(n) / max(wall, 1e-9) / 1e6)
+                              r.instructions, r.cycles, r.simulatedMilliseconds, r.wallSeconds,
+                              Double(r.instructions) / max(r.wallSeconds, 1e-9) / 1e6)
             FileHandle.standardError.write(Data((line + "\n").utf8))
             if ProcessInfo.processInfo.environment["ESP32EMU_DEBUG_STATE"] != nil {
-                soc.diagnostics.note("cpu clock \(soc.cpuHz / 1_000_000) MHz, APB \(soc.apbHz / 1_000_000) MHz")
-                reportCore(soc, symbolTable)
+                session.soc.diagnostics.note("cpu clock \(session.soc.cpuHz / 1_000_000) MHz, APB \(session.soc.apbHz / 1_000_000) MHz")
+                for l in session.coreReport() { session.soc.diagnostics.note(l) }
             }
         }
         if exitCode != 0 { throw CLIExit(code: exitCode) }
     }
-
-    func reportCore(_ soc: ESP32, _ symbols: SymbolTable) {
-        for (i, c) in soc.cores.enumerated() where i == 0 || soc.appRunning {
-            var s = "core \(i): PC=0x\(String(c.pc, radix: 16))"
-            if let name = symbols.describe(c.pc) { s += " (\(name))" }
-            s += " PS=0x\(String(c.specialRegister(SR.ps) ?? 0, radix: 16)) EXCCAUSE=\(c.specialRegister(SR.exccause) ?? 0) EXCVADDR=0x\(String(c.specialRegister(SR.excvaddr) ?? 0, radix: 16))"
-            soc.diagnostics.note(s)
-            soc.diagnostics.note("INTENABLE=0x\(String(c.specialRegister(SR.intenable) ?? 0, radix: 16)) INTERRUPT=0x\(String(c.specialRegister(SR.interrupt) ?? 0, radix: 16)) CCOUNT=0x\(String(c.ccount, radix: 16)) CCOMPARE0=0x\(String(c.specialRegister(240) ?? 0, radix: 16)) CCOMPARE1=0x\(String(c.specialRegister(241) ?? 0, radix: 16))")
-            var regs = ""
-            for r in 0..<16 { regs += String(format: "a%-2d=%08x ", r, c.ar(r)); if r % 8 == 7 { soc.diagnostics.note(regs); regs = "" } }
-        }
-    }
 }
 
-/// UART0 output: stdout byte for byte, an optional log file, and the expect/fail text checks.
-final class Console {
-    let expect: [String]
-    let fail: [String]
-    var seen: Set<Int> = []
-    var window: [UInt8] = []
+/// UART0 output: stdout byte for byte and an optional log file, written in chunks.
+final class OutputBuffer {
     var pending: [UInt8] = []
     let log: FileHandle?
-    private(set) var failed = false
-    var allExpected: Bool { !expect.isEmpty && seen.count == expect.count }
-    var decided: Bool { failed || allExpected }
-    let maxNeedle: Int
 
-    init(expect: [String], fail: [String], logPath: String?) {
-        self.expect = expect
-        self.fail = fail
-        maxNeedle = (expect + fail).map { $0.utf8.count }.max() ?? 0
+    init(logPath: String?) {
         if let p = logPath {
             FileManager.default.createFile(atPath: p, contents: nil)
             log = FileHandle(forWritingAtPath: p)
@@ -211,18 +141,7 @@ final class Console {
 
     func put(_ b: UInt8) {
         pending.append(b)
-        if pending.count >= 4096 { flush() }
-        guard maxNeedle > 0 else { return }
-        window.append(b)
-        if window.count > 4 * maxNeedle + 64 { window.removeFirst(window.count - 2 * maxNeedle) }
-        check()
-    }
-
-    func check() {
-        for (i, t) in expect.enumerated() where !seen.contains(i) {
-            if window.ends(with: Array(t.utf8)) { seen.insert(i) }
-        }
-        for t in fail where window.ends(with: Array(t.utf8)) { failed = true }
+        if b == 10 || pending.count >= 4096 { flush() }
     }
 
     func flush() {
@@ -230,12 +149,5 @@ final class Console {
         FileHandle.standardOutput.write(Data(pending))
         log?.write(Data(pending))
         pending.removeAll(keepingCapacity: true)
-    }
-}
-
-extension Array where Element == UInt8 {
-    func ends(with suffix: [UInt8]) -> Bool {
-        guard !suffix.isEmpty, count >= suffix.count else { return false }
-        return self[(count - suffix.count)...].elementsEqual(suffix)
     }
 }

@@ -85,6 +85,14 @@ public final class EFuse: Peripheral {
         reset()
     }
 
+    /// Replaces the fuse contents (e.g. from a QEMU eFuse image) and re-reads them.
+    public func replace(fuses new: [UInt32]) {
+        precondition(new.count == EFuse.wordCount, "an ESP32 eFuse array has 31 words")
+        fuses = new
+        apbCtrlDate = chipVersionRev1 && chipVersionRev2 ? EFuse.apbCtrlDateBase | EFuse.apbCtrlDateECO3Bit : EFuse.apbCtrlDateBase
+        reset()
+    }
+
     /// An ESP32 with the fuses of a QEMU eFuse image file (`qemu_efuse.bin`).
     public convenience init(imagePath: String) throws {
         self.init(fuses: try EFuse.loadImage(path: imagePath))

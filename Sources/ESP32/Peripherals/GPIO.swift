@@ -79,7 +79,7 @@ public final class StorageBlock: Peripheral {
     public let name: String
     public let range: Range<UInt32>
     var regs: RegisterFile
-    let resets: [Int: UInt32]
+    var resets: [Int: UInt32]
     /// Offsets (within the block) that exist; others are reported as unmodelled.
     let valid: Range<UInt32>
 
@@ -92,6 +92,12 @@ public final class StorageBlock: Peripheral {
     }
 
     public func reset() { regs = RegisterFile(count: range.count / 4, resets: resets) }
+
+    /// Changes a register's reset value (and its current value).
+    public func setResetValue(offset: UInt32, _ value: UInt32) {
+        resets[Int(offset)] = value
+        regs[offset] = value
+    }
 
     public func read(offset: UInt32, size: Int) -> UInt32? {
         valid.contains(offset) ? regs[offset & ~3] : nil
