@@ -26,6 +26,7 @@ public final class Diagnostics {
     public func unmodelled(_ what: String, address: UInt32, size: Int, write: Bool, value: UInt32 = 0, pc: UInt32, core: Int) {
         unmodelledCount += 1
         let key = UInt64(address) | (write ? 1 << 32 : 0)
+        guard !reported.contains(key) || (strict && strictStop == nil) else { return }
         let message = "unmodelled \(write ? "write" : "read") of \(what) 0x\(String(address, radix: 16)) (\(size) bytes\(write ? ", value 0x" + String(value, radix: 16) : "")) at PC \(describe(pc)) on core \(core)"
         if strict && strictStop == nil { strictStop = message }
         if reported.insert(key).inserted { sink(message + (write ? " (ignored)" : " (reads 0)")) }

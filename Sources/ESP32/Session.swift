@@ -19,9 +19,22 @@ public final class Session {
 
     /// Builds the chip: loads the ROM, writes `image` at 0 and each part at its offset into a
     /// 0xFF-filled flash of `flashSize` bytes (default 4 MB, or the image's size if larger).
-    public init(romPath: String, image: [UInt8] = [], imagePath: String? = nil, parts: [Part] = [],
-                flashSize: Int? = nil, symbolFiles: [String] = [], efusePath: String? = nil) throws {
-        symbols.add(try soc.loadROM(path: romPath))
+    ///
+    /// With `appELF`, the app is booted directly (see DirectBoot): through the ROM when
+    /// `romPath` is given, otherwise by the emulator itself.
+    public init(romPath: String?, image: [UInt8] = [], imagePath: String? = nil, parts: [Part] = [],
+                flashSize: Int? = nil, symbolFiles: [String] = [], efusePath: String? = nil,
+                appELF: String? = nil, persist: Bool = false) throws {
+        if let r = romPath { symbols.add(try soc.loadROM(path: r)) }
+        var symbolFiles = symbolFiles
+        var layout: DirectBoot.Layout?
+        var generated: [(Int, [UInt8])] = []
+        if let elf = appELF {
+            let l = try DirectBoot.layout(elfPath: elf, flashSize: flashSize ?? 4 << 20)
+            generated = try DirectBoot.flashParts(l, withStub: romPath != nil)
+            layout = l
+            symbolFiles.append(elf)
+        }
         for s in symbolFiles {
             let elf = try ELFFile(path: s)
             try elf.requireXtensa()
@@ -36,6 +49,11 @@ public final class Session {
         }
         var bytes = image + [UInt8](repeating: 0xFF, count: size - image.count)
         var occupied: [(Range<Int>, String)] = []
+        for (off, data) in generated {
+            guard off + data.count <= size else { throw InputError("\(appELF ?? ""): the app image does not fit in the \(size >> 20) MB flash") }
+            bytes.replaceSubrange(off..<(off + data.count), with: data)
+            occupied.append((off..<(off + data.count), off == DirectBoot.appOffset ? "the app image" : "the generated boot data"))
+        }
         for p in parts {
             guard let data = FileManager.default.contents(atPath: p.path) else {
                 throw InputError("\(p.path): cannot read file (--part 0x\(String(p.offset, radix: 16)))")
@@ -52,11 +70,12 @@ public final class Session {
             bytes.replaceSubrange(r, with: [UInt8](data))
         }
         do {
-            flash = try SPIFlash(size: size, image: bytes)
+            flash = try SPIFlash(size: size, image: bytes, persistPath: persist ? imagePath : nil)
         } catch {
             throw InputError("\(name): \(error)")
         }
         soc.attach(flash: flash)
+        if let l = layout, romPath == nil { DirectBoot.start(soc, layout: l) }
         let table = symbols
         soc.diagnostics.symbolizer = { table.describe($0) }
     }

@@ -8,7 +8,7 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Boot firmware on the emulated ESP32: the mask ROM runs from reset and loads what the flash holds.")
 
-    @Argument(help: "Whole-flash image (.bin, written at offset 0).") var file: String?
+    @Argument(help: "Whole-flash image (.bin, written at offset 0), or an app ELF to boot directly.") var file: String?
     @Option(help: "Mask ROM: raw .bin or ROM .elf (default: $ESP32EMU_ROM, ESP-IDF's esp-rom-elfs, Espressif QEMU's ROM, then Roms/).") var rom: String?
     @Option(name: .customLong("part"), help: "OFFSET=FILE: write FILE at OFFSET in the flash (repeatable).") var parts: [String] = []
     @Option(help: "Flash size: 2MB, 4MB, 8MB or 16MB (default: 4MB, or the image's size).") var flashSize: String?
@@ -21,6 +21,8 @@ struct Run: ParsableCommand {
     @Option(help: "Stop after this many instructions (PRO CPU).") var maxInstructions: UInt64?
     @Flag(help: "Print instructions, cycles, simulated time and MIPS on stderr at exit.") var stats = false
     @Flag(help: "Stop at the first access to an address no model covers.") var strict = false
+    @Flag(help: "Write flash changes back to FILE (otherwise they go to a private copy).") var flashPersist = false
+    @Flag(help: "Boot an app ELF without running the ROM (for programs that do not use ROM functions).") var noRom = false
 
     func validate() throws {
         if let s = flashSize, Run.parseFlashSize(s) == nil { throw ValidationError("--flash-size: '\(s)' is not one of 2MB, 4MB, 8MB, 16MB") }
@@ -85,14 +87,27 @@ struct Run: ParsableCommand {
     func run() throws {
         let session: Session
         do {
-            let romPath = try Run.findROM(rom)
             var image: [UInt8] = []
-            if let f = file { image = try readInput(f) }
+            var elf: String?
+            if let f = file {
+                image = try readInput(f)
+                guard !image.isEmpty else { throw ValidationError("\(f): empty file") }
+                if image.starts(with: [0x7F, 0x45, 0x4C, 0x46]) { elf = f; image = [] }
+            }
+            if flashPersist && (file == nil || elf != nil) {
+                throw ValidationError("--flash-persist needs a flash image FILE to write back to")
+            }
+            let romPath = noRom ? nil : try Run.findROM(rom)
+            if romPath == nil && elf == nil { throw ValidationError("--no-rom boots an app ELF: give one as FILE") }
             session = try Session(romPath: romPath, image: image, imagePath: file,
                                   parts: parts.map { let (o, p) = Run.parsePart($0)!; return Session.Part(offset: o, path: p) },
-                                  flashSize: flashSize.flatMap(Run.parseFlashSize), symbolFiles: symbols, efusePath: efuse)
+                                  flashSize: flashSize.flatMap(Run.parseFlashSize), symbolFiles: symbols, efusePath: efuse,
+                                  appELF: elf, persist: flashPersist)
         } catch let e as InputError { throw ValidationError(e.message) }
         session.soc.diagnostics.strict = strict
+        if let dump = ProcessInfo.processInfo.environment["ESP32EMU_DUMP_FLASH"] {
+            FileManager.default.createFile(atPath: dump, contents: Data(bytes: session.flash.storage, count: session.flash.size))
+        }
 
         // UART0 -> stdout (and the serial log).
         let out = OutputBuffer(logPath: serialLogFile)
