@@ -81,7 +81,7 @@ public final class Session {
     }
 
     public enum Outcome: Equatable {
-        case expectedTextSeen, failTextSeen, timeout, instructionLimit, guestExit(Int32), fatal(String)
+        case expectedTextSeen, failTextSeen, timeout, instructionLimit, guestExit(Int32), fatal(String), stopped
     }
 
     public struct Result {
@@ -95,6 +95,14 @@ public final class Session {
     /// UART0 output so far.
     public private(set) var output: [UInt8] = []
 
+    /// Called between run slices (every ~200,000 cycles and whenever a core stops): host I/O
+    /// such as TCP serial ports and debugger connections is serviced here.
+    public var services: [(Session) -> Void] = []
+    /// Set (e.g. by a service) to end `run` after the current slice.
+    public var stopRequested = false
+    /// Extra receivers of every UART0 byte (besides `sink`).
+    public var uartListeners: [(Int, UInt8) -> Void] = []
+
     /// Runs until every `expect` text has appeared on UART0, a `fail` text appears, the simulated
     /// timeout passes or the instruction limit is reached. `sink` receives UART0 bytes as they come.
     /// With `ordered`, the expected texts must appear one after the other (a text listed twice
@@ -103,6 +111,7 @@ public final class Session {
                     maxInstructions: UInt64? = nil, sink: ((UInt8) -> Void)? = nil) -> Result {
         let matcher = TextMatcher(expect: expect, fail: fail, ordered: ordered)
         soc.uartOutput = { [unowned self] index, byte in
+            for l in self.uartListeners { l(index, byte) }
             guard index == 0 else { return }
             self.output.append(byte)
             sink?(byte)
@@ -114,7 +123,9 @@ public final class Session {
         loop: while true {
             if let t = timeoutMilliseconds, soc.simulatedMilliseconds >= t { outcome = .timeout; break }
             if let m = maxInstructions, instructionCount >= m { outcome = .instructionLimit; break }
-            let r = soc.run(cycles: chunk, shouldStop: { matcher.decided })
+            let r = soc.run(cycles: chunk, shouldStop: { matcher.decided || self.stopRequested })
+            for service in services { service(self) }
+            if stopRequested { outcome = .stopped; break }
             if matcher.failed { outcome = .failTextSeen; break }
             if matcher.allExpected { outcome = .expectedTextSeen; break }
             switch r {

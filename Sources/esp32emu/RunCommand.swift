@@ -83,6 +83,8 @@ struct Run: ParsableCommand {
     }
 
     @Option(help: "eFuse contents: a 124-byte Espressif QEMU eFuse image (qemu_efuse.bin).") var efuse: String?
+    @OptionGroup(title: "Serial ports") var serial: SerialOptions
+    @OptionGroup(title: "Debugging and tracing") var debugging: DebugOptions
 
     func run() throws {
         let session: Session
@@ -105,6 +107,8 @@ struct Run: ParsableCommand {
                                   appELF: elf, persist: flashPersist)
         } catch let e as InputError { throw ValidationError(e.message) }
         session.soc.diagnostics.strict = strict
+        try serial.attach(to: session)
+        try debugging.attach(to: session)
         if let dump = ProcessInfo.processInfo.environment["ESP32EMU_DUMP_FLASH"] {
             FileManager.default.createFile(atPath: dump, contents: Data(bytes: session.flash.storage, count: session.flash.size))
         }
@@ -119,7 +123,7 @@ struct Run: ParsableCommand {
         case .expectedTextSeen: exitCode = 0
         case .failTextSeen: exitCode = 1
         case .timeout: exitCode = timeout == nil ? 0 : timeoutExitCode
-        case .instructionLimit: exitCode = 0
+        case .instructionLimit, .stopped: exitCode = 0
         case .guestExit(let c): exitCode = c
         case .fatal(let msg):
             session.soc.diagnostics.note("stopped: \(msg)")
