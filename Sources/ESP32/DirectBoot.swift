@@ -68,6 +68,27 @@ public enum DirectBoot {
         return Layout(appImage: bytes, image: image, mappings: mappings, ramSegments: ram, ramSegmentFlashOffsets: ramOffsets)
     }
 
+    /// The layout of an already built image (e.g. the demo) that is started without a ROM:
+    /// its RAM segments are loaded and its flash segments mapped from where it sits at 0x1000.
+    public static func layout(image bytes: [UInt8], path: String, flashOffset: Int = 0x1000) throws -> Layout {
+        let image = try ESPImage(bytes: bytes, path: path)
+        var mappings: [(UInt32, Int)] = []
+        var ram: [(UInt32, [UInt8])] = []
+        var ramOffsets: [Int] = []
+        for seg in image.segments {
+            let flashStart = flashOffset + seg.headerOffset + 8
+            if seg.isFlashMapped {
+                var v = seg.loadAddress & ~0xFFFF
+                var f = (flashStart - Int(seg.loadAddress & 0xFFFF)) >> 16
+                while v < seg.loadAddress &+ UInt32(seg.length) { mappings.append((v, f)); v &+= 0x1_0000; f += 1 }
+            } else if !seg.isPadding && !seg.data.isEmpty {
+                ram.append((seg.loadAddress, seg.data))
+                ramOffsets.append(flashStart)
+            }
+        }
+        return Layout(appImage: bytes, image: image, mappings: mappings, ramSegments: ram, ramSegmentFlashOffsets: ramOffsets)
+    }
+
     /// MMU entry index for a virtual page (PRO and APP tables use the same numbering).
     static func mmuIndex(_ vaddr: UInt32) -> Int? {
         switch vaddr {

@@ -24,11 +24,16 @@ public final class Session {
     /// `romPath` is given, otherwise by the emulator itself.
     public init(romPath: String?, image: [UInt8] = [], imagePath: String? = nil, parts: [Part] = [],
                 flashSize: Int? = nil, symbolFiles: [String] = [], efusePath: String? = nil,
-                appELF: String? = nil, persist: Bool = false) throws {
+                appELF: String? = nil, persist: Bool = false,
+                imageAt0x1000: [UInt8]? = nil, directStartPath: String? = nil) throws {
         if let r = romPath { symbols.add(try soc.loadROM(path: r)) }
         var symbolFiles = symbolFiles
         var layout: DirectBoot.Layout?
         var generated: [(Int, [UInt8])] = []
+        if let boot = imageAt0x1000 {
+            generated.append((0x1000, boot))
+            if let p = directStartPath { layout = try DirectBoot.layout(image: boot, path: p) }
+        }
         if let elf = appELF {
             let l = try DirectBoot.layout(elfPath: elf, flashSize: flashSize ?? 4 << 20)
             generated = try DirectBoot.flashParts(l, withStub: romPath != nil)
