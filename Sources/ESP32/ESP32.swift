@@ -403,6 +403,27 @@ public final class ESP32: XtensaBus {
         while remaining > 0 {
             var slice = min(quantum, remaining)
             let unitsPerCycle = 1_920_000_000 / max(1, cpuHz)
+            // Both cores wait for an interrupt: jump straight to the next event that can wake one.
+            if cores[0].isWaiting && (!appRunning || cores[1].isWaiting) && pendingReset == nil {
+                var skip = remaining
+                for (i, c) in cores.enumerated() where i == 0 || appRunning {
+                    let t = c.nextTimerCycle
+                    if t != .max { skip = min(skip, t > c.st.pointee.cycles ? t - c.st.pointee.cycles : 0) }
+                }
+                if nextPeripheralEvent != .max {
+                    skip = min(skip, nextPeripheralEvent > timeUnits ? (nextPeripheralEvent - timeUnits) / unitsPerCycle : 0)
+                }
+                if skip > 1 {
+                    skip -= 1
+                    cores[0].advanceIdle(cycles: skip)
+                    if appRunning { cores[1].advanceIdle(cycles: skip) }
+                    timeUnits &+= skip * unitsPerCycle
+                    remaining -= skip
+                    updatePeripherals()
+                    if shouldStop() { return .stopped }
+                    continue
+                }
+            }
             if nextPeripheralEvent != .max {
                 let until = nextPeripheralEvent > timeUnits ? (nextPeripheralEvent - timeUnits) / unitsPerCycle + 1 : 1
                 slice = min(slice, until)

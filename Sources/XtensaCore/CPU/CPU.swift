@@ -79,7 +79,10 @@ public struct CPUState {
     public var stopCycle: UInt64 = 0
     public var timerDeadline: UInt64 = .max
     public var timerAt: (UInt64, UInt64, UInt64) = (.max, .max, .max)
-    public var instructions: UInt64 = 0
+    /// Cycles that passed without an instruction retiring (WAITI, idle fast-forward, failed fetches).
+    public var idleCycles: UInt64 = 0
+    /// Instructions retired since power-on (every retired instruction takes one cycle).
+    public var instructions: UInt64 { cycles &- idleCycles }
     public var waiting: Bool = false
     public var stopRequested: Bool = false
     /// Set by a slow-path memory access that raised an exception.
@@ -140,10 +143,10 @@ public final class XtensaCPU {
     /// Power-on reset.
     public func reset() {
         // Cycles and retired instructions are statistics of the run: a reset keeps counting.
-        let cycles = st.pointee.cycles, instructions = st.pointee.instructions
+        let cycles = st.pointee.cycles, idle = st.pointee.idleCycles
         st.pointee = CPUState()
         st.pointee.cycles = cycles
-        st.pointee.instructions = instructions
+        st.pointee.idleCycles = idle
         st.pointee.ccountOffset = UInt32(truncatingIfNeeded: 0 &- cycles)
         st.pointee.pc = config.resetVector
         st.pointee.vecbase = config.vecbaseReset
@@ -371,7 +374,10 @@ public final class XtensaCPU {
                 // Fast-forward to the next timer match (or to the stop budget).
                 let target = min(s.pointee.timerDeadline, s.pointee.stopCycle)
                 if target == .max { recomputeNextEvent(); return .halted }
-                if target > s.pointee.cycles { s.pointee.cycles = target }
+                if target > s.pointee.cycles {
+                    s.pointee.idleCycles &+= target - s.pointee.cycles
+                    s.pointee.cycles = target
+                }
                 if s.pointee.cycles >= s.pointee.stopCycle { recomputeNextEvent(); return .limit }
                 continue
             }
@@ -384,6 +390,19 @@ public final class XtensaCPU {
     @inline(__always) func recomputeNextEvent() {
         st.pointee.nextEvent = min(st.pointee.stopCycle, st.pointee.timerDeadline)
     }
+
+    /// Lets `n` cycles pass on a core that is waiting in WAITI (the SoC skips idle time).
+    public func advanceIdle(cycles n: UInt64) {
+        st.pointee.cycles &+= n
+        st.pointee.idleCycles &+= n
+        requestEventCheck()
+    }
+
+    /// True while the core waits for an interrupt (WAITI).
+    public var isWaiting: Bool { st.pointee.waiting }
+
+    /// The cycle at which the next CCOMPARE timer fires (.max: none).
+    public var nextTimerCycle: UInt64 { st.pointee.timerDeadline }
 
     public func requestStop() {
         st.pointee.stopRequested = true

@@ -104,6 +104,7 @@ extension XtensaCPU {
                 // The fetch raised an exception and PC is now its vector. A vector that cannot
                 // be fetched either would loop forever: stop with a report instead.
                 s.pointee.cycles &+= 1
+                s.pointee.idleCycles &+= 1
                 fetchFailures += 1
                 if fetchFailures > 4 {
                     fetchFailures = 0
@@ -122,7 +123,6 @@ extension XtensaCPU {
                 continue
             }
             s.pointee.cycles &+= 1
-            s.pointee.instructions &+= 1
             let completed = execute(d, pc: pc)
             if completed {
                 // Sequential fall-through: zero-overhead loop back-edge.
