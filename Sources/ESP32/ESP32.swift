@@ -105,6 +105,11 @@ public final class ESP32: XtensaBus {
         rtc.requestSystemReset = { [unowned self] in self.scheduleReset(system: true, cpus: [0, 1]) }
         rtc.requestCPUReset = { [unowned self] cpu in self.scheduleReset(system: false, cpus: [cpu]) }
         rtc.slowClockTicks = { [unowned self] in self.timeUnits / (1_920_000_000 / 150_000) }
+        rtc.watchdogReset = { [unowned self] reason in
+            self.diagnostics.note("RTC watchdog reset")
+            self.resetCauseForPending = reason
+            self.scheduleReset(system: true, cpus: [0, 1])
+        }
         reset(cause: .powerOn)
     }
 
@@ -258,6 +263,7 @@ public final class ESP32: XtensaBus {
         var next = UInt64.max
         for t in timerGroups { if let n = t.update() { next = min(next, n) } }
         if let n = frc.update() { next = min(next, n) }
+        if let tick = rtc.updateWatchdog() { next = min(next, tick * (1_920_000_000 / 150_000)) }
         nextPeripheralEvent = next
     }
 

@@ -29,11 +29,48 @@ public final class RTCCntl: Peripheral {
     public var clockChanged: (() -> Void)?
     public var latchedTime: UInt64 = 0
     var wdtFedAt: UInt64 = 0
+    var wdtStage = 0
+    /// The RTC watchdog's final action for a stage: reset the CPU, the system or the RTC domain.
+    public var watchdogReset: ((ResetReason) -> Void)?
+    public var interruptChanged: (() -> Void)?
 
     public init() { reset() }
 
+    static let wdtKey: UInt32 = 0x50D8_3AA1
+
+    /// RTC watchdog (WDTCONFIG0: EN bit 31, stage actions in bits 30:28, 27:25, 24:22, 21:19;
+    /// WDTCONFIG1-4: stage timeouts in slow-clock cycles). Returns the slow-clock tick of the next
+    /// stage, to schedule it; performs due stage actions.
+    public func updateWatchdog() -> UInt64? {
+        let cfg = regs[RTCCntl.wdtConfig0]
+        guard cfg & (1 << 31) != 0 else { return nil }
+        let now = slowClockTicks()
+        var elapsed = now > wdtFedAt ? now - wdtFedAt : 0
+        var stage = 0
+        while stage < 4 {
+            let timeout = UInt64(max(1, regs[RTCCntl.wdtConfig0 + 4 + UInt32(stage) * 4]))
+            if elapsed < timeout { break }
+            elapsed -= timeout
+            if stage >= wdtStage {
+                wdtStage = stage + 1
+                switch (cfg >> UInt32(28 - stage * 3)) & 7 {
+                case 1: regs[RTCCntl.intRaw] |= 1 << 3; interruptChanged?()    // RTC_CNTL_WDT_INT
+                case 2: watchdogReset?(.rtcWDTCPU)
+                case 3: watchdogReset?(.rtcWDT)
+                case 4: watchdogReset?(.rtcWDTRTC)
+                default: break
+                }
+            }
+            stage += 1
+        }
+        guard stage < 4 else { return nil }
+        let timeout = UInt64(max(1, regs[RTCCntl.wdtConfig0 + 4 + UInt32(stage) * 4]))
+        return now + (timeout - elapsed)
+    }
+
     public func reset() {
         let cause = resetCause
+        wdtStage = 0
         regs = RegisterFile(count: 0x140 / 4, resets: [
             0x00: 0x1C49_2000,   // OPTIONS0
             0x0C: 0,
@@ -47,6 +84,7 @@ public final class RTCCntl: Peripheral {
             0x88: 0x0000_0000,   // DIG_ISO
             0x8C: 0x0000_4C80,   // WDTCONFIG0 (disabled)
             0x90: 0x0001_F400, 0x94: 0x0008_0000, 0x98: 0x0000_0FFF, 0x9C: 0x0000_0FFF,
+            0xA4: RTCCntl.wdtKey,
             0x13C: 0x0160_4280,
         ])
         resetCause = cause
@@ -111,7 +149,16 @@ public final class RTCCntl: Peripheral {
         case RTCCntl.resetState:
             regs[o] = (regs[o] & 0xFFF) | (v & ~0xFFF)
         case RTCCntl.wdtFeed:
-            wdtFedAt = slowClockTicks()
+            if v & (1 << 31) != 0 && regs[RTCCntl.wdtWProtect] == RTCCntl.wdtKey {
+                wdtFedAt = slowClockTicks()
+                wdtStage = 0
+            }
+        case RTCCntl.wdtConfig0...(RTCCntl.wdtConfig0 + 16):
+            // The watchdog registers take writes only while WDTWPROTECT holds the key.
+            if regs[RTCCntl.wdtWProtect] == RTCCntl.wdtKey {
+                regs[o] = v
+                if o == RTCCntl.wdtConfig0 { wdtFedAt = slowClockTicks(); wdtStage = 0 }
+            }
         case RTCCntl.time0, RTCCntl.time1, RTCCntl.intRaw, RTCCntl.intSt:
             break
         default:
