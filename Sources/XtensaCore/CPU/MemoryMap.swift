@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 // The CPU's view of memory: a 4 KiB page table of direct host pointers for
 // RAM/ROM/flash-cache pages, and the predecoded instruction pages.
 //
@@ -40,10 +46,12 @@ public final class MemoryMap {
     var mappings: [Mapping] = []
 
     public init() {
+        // Zero-filled by the OS (calloc): a nil pointer is all zero bits, and pages of the
+        // table that are never written are never touched, so a 1M-entry table costs only the
+        // few pages the memory map uses.
         func table<T>(_ t: T.Type) -> UnsafeMutablePointer<T?> {
-            let p = UnsafeMutablePointer<T?>.allocate(capacity: pageCount)
-            p.initialize(repeating: nil, count: pageCount)
-            return p
+            guard let raw = calloc(pageCount, MemoryLayout<T?>.stride) else { fatalError("out of memory for the page table") }
+            return raw.bindMemory(to: T?.self, capacity: pageCount)
         }
         rd = table(UnsafeMutableRawPointer.self)
         rd32 = table(UnsafeMutableRawPointer.self)
@@ -51,14 +59,14 @@ public final class MemoryMap {
         wr32 = table(UnsafeMutableRawPointer.self)
         host = table(UnsafeMutableRawPointer.self)
         decoded = table(UnsafeMutablePointer<Decoded>.self)
-        attrs = UnsafeMutablePointer<UInt8>.allocate(capacity: pageCount)
-        attrs.initialize(repeating: 0, count: pageCount)
+        attrs = calloc(pageCount, 1)!.bindMemory(to: UInt8.self, capacity: pageCount)
     }
 
     deinit {
         for p in decodedPages { decoded[p]?.deallocate() }
-        rd.deallocate(); rd32.deallocate(); wr.deallocate(); wr32.deallocate(); host.deallocate()
-        decoded.deallocate(); attrs.deallocate()
+        for t in [UnsafeMutableRawPointer(rd), UnsafeMutableRawPointer(rd32), UnsafeMutableRawPointer(wr),
+                  UnsafeMutableRawPointer(wr32), UnsafeMutableRawPointer(host), UnsafeMutableRawPointer(decoded),
+                  UnsafeMutableRawPointer(attrs)] { free(t) }
     }
 
     /// Maps `size` bytes of host memory at guest address `base` (both page aligned).
