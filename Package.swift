@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "esp32emu", targets: ["esp32emu"]),
         .library(name: "XtensaCore", targets: ["XtensaCore"]),
         .library(name: "FirmwareFormats", targets: ["FirmwareFormats"]),
+        .library(name: "ESP32", targets: ["ESP32"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

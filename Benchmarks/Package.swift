@@ -19,6 +19,7 @@ let package = Package(
             name: "CoreBenchmarks",
             dependencies: [
                 .product(name: "XtensaCore", package: "esp32emu"),
+                .product(name: "ESP32", package: "esp32emu"),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/CoreBenchmarks",

@@ -1,5 +1,6 @@
 // Prints guest MIPS per workload: each workload runs `runs` times on a fresh machine,
 // the median wall time counts. Instruction counts are the emulator's own (deterministic).
+import ESP32
 import Foundation
 import XtensaCore
 
@@ -34,6 +35,7 @@ let workloads = [
     GuestWorkloads.fpLoop(iterations: UInt32(20_000_000 * scale)),
 ]
 print("workload          instructions      median s   guest MIPS   (\(runs) runs)")
+defer { printBootTable(runs: runs) }
 for w in workloads {
     do {
         let r = try measure(w, runs: runs)
@@ -45,4 +47,48 @@ for w in workloads {
         exit(1)
     }
 }
+}
+
+
+/// Real boots from the firmware corpus (../../shared/firmware from this package, or
+/// $ESP32EMU_FIRMWARE): ROM -> bootloader -> app to a given UART text.
+func printBootTable(runs: Int) {
+    let env = ProcessInfo.processInfo.environment
+    let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+    let corpus = env["ESP32EMU_FIRMWARE"] ?? here.deletingLastPathComponent().appendingPathComponent("shared/firmware").path
+    let rom = corpus + "/rom/esp32-v3-rom.bin"
+    guard FileManager.default.fileExists(atPath: rom) else {
+        print("boot benchmarks skipped: no firmware corpus at \(corpus) (set ESP32EMU_FIRMWARE)")
+        return
+    }
+    let hello = corpus + "/app/idf-v4.2.3-hello_world-guopung"
+    let zephyr = corpus + "/app/zephyr-esp32-devkitc-wrover-Brunoarico"
+    let boots: [(String, [(Int, String)], String)] = [
+        ("boot hello v4.2.3", [(0x1000, hello + "/bootloader.bin"), (0x8000, hello + "/partitions_singleapp.bin"),
+                               (0x10000, hello + "/hello-world.bin")], "Hello world!"),
+        ("boot zephyr", [(0x1000, zephyr + "/bootloader.bin"), (0x8000, zephyr + "/partitions_singleapp.bin"),
+                         (0x10000, zephyr + "/zephyr.bin")], "Thread A running"),
+    ]
+    print("boot                instructions      median s   guest MIPS   peak RSS MB")
+    for (name, parts, text) in boots {
+        var times: [Double] = []
+        var instructions: UInt64 = 0
+        for _ in 0..<runs {
+            guard let s = try? Session(romPath: rom, parts: parts.map { Session.Part(offset: $0.0, path: $0.1) }) else {
+                print("\(name): cannot build the flash"); return
+            }
+            s.soc.diagnostics.sink = { _ in }
+            let r = s.run(expect: [text], timeoutMilliseconds: 20_000)
+            guard r.outcome == .expectedTextSeen else { print("\(name): \(r.outcome)"); return }
+            times.append(r.wallSeconds)
+            instructions = r.instructions
+        }
+        times.sort()
+        let t = times[times.count / 2]
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let label = name.padding(toLength: 18, withPad: " ", startingAt: 0)
+        print(label + String(format: " %13llu %12.3f %12.1f %12.1f", instructions, t, Double(instructions) / t / 1e6, Double(usage.ru_maxrss) / 1024))
+    }
 }
