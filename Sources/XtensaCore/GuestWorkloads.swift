@@ -121,11 +121,11 @@ public enum GuestWorkloads {
     }
 
     /// Load, multiply, store over a 256-word array, `passes` times (zero-overhead loop inside).
-    public static func loadMulStore(passes: UInt32) -> Workload {
+    public static func loadMulStore(passes: UInt32, dataAddress: UInt32 = 0x3FFE_0000) -> Workload {
         return Workload(name: "load-mul-store", source: windowVectors + """
             .org 0x380
         passes: .word \(passes)
-        array: .word 0x3FFE0000
+        array: .word \(dataAddress)
             .org 0x400
         _start:
             l32r a2, passes
@@ -179,11 +179,11 @@ public enum GuestWorkloads {
     }
 
     /// Single-precision loop: load, multiply-add, add, store, `n` iterations.
-    public static func fpLoop(iterations n: UInt32) -> Workload {
+    public static func fpLoop(iterations n: UInt32, dataAddress: UInt32 = 0x3FFE_0000) -> Workload {
         return Workload(name: "fp-loop", source: windowVectors + """
             .org 0x380
         count: .word \(n)
-        data: .word 0x3FFE0000
+        data: .word \(dataAddress)
         one: .word 0x3F800000
         half: .word 0x3F000000
             .org 0x400
@@ -212,6 +212,37 @@ public enum GuestWorkloads {
             for _ in 0..<n { acc += 0.5 }
             return acc.bitPattern
         }())
+    }
+
+    /// A reset stub for QEMU's `-M sim` cores (reset vector 0xfe000000): sets up the windowed ABI
+    /// state our bare-metal machine gives a workload (VECBASE, PS.WOE, WINDOWSTART, CPENABLE, a stack
+    /// with an outer save area) and jumps to the workload assembled at `workloadBase`.
+    public static func qemuResetStub(workloadBase: UInt32, stackTop: UInt32 = 0x0010_0000) -> String {
+        """
+            j 1f
+            .literal_position
+            .align 4
+        1:  movi a2, \(workloadBase)
+            wsr.vecbase a2
+            movi a2, 1
+            wsr.windowstart a2
+            movi a2, 0
+            wsr.windowbase a2
+            rsync
+            movi a2, 1
+            wsr.cpenable a2
+            movi a2, 0x15
+            wsr.atomctl a2
+            movi a1, \(stackTop - 256)
+            movi a2, \(stackTop - 64)
+            addi a3, a1, -16
+            s32i a2, a3, 4
+            movi a2, 0x40000        # PS: WOE, INTLEVEL 0, EXCM 0
+            wsr.ps a2
+            rsync
+            movi a2, \(workloadBase + 0x400)
+            jx a2
+        """
     }
 
     /// Runs a workload on a fresh bare-metal machine; returns (a2, instructions).

@@ -23,20 +23,40 @@ func measure(_ w: GuestWorkloads.Workload, runs: Int) throws -> Row {
     return Row(name: w.name, instructions: instructions, seconds: times[times.count / 2])
 }
 
+/// The workloads at a scale; `dataAddress` places their data (QEMU's sim machine has RAM at 0).
+func workloads(scale: Double, dataAddress: UInt32 = 0x3FFE_0000) -> [GuestWorkloads.Workload] {
+    [
+        GuestWorkloads.aluLoop(iterations: UInt32(50_000_000 * scale)),
+        GuestWorkloads.loadMulStore(passes: UInt32(40_000 * scale), dataAddress: dataAddress),
+        GuestWorkloads.windowedFib(UInt32(27 + (scale >= 1 ? 2 : 0))),
+        GuestWorkloads.fpLoop(iterations: UInt32(20_000_000 * scale), dataAddress: dataAddress),
+    ]
+}
+
+/// For Benchmarks/compare-qemu.sh: writes each workload's source for QEMU (data in low RAM) and
+/// its instruction count on our emulator; BENCH_WORKLOAD=name measures one workload here.
+func exportForQEMU(directory: String, scale: Double) {
+    for (w, native) in zip(workloads(scale: scale, dataAddress: 0x0020_0000), workloads(scale: scale)) {
+        // Same instructions either way; only the data address differs.
+        let r = try! GuestWorkloads.run(native)
+        FileManager.default.createFile(atPath: "\(directory)/\(w.name).S", contents: Data(w.source.utf8))
+        FileManager.default.createFile(atPath: "\(directory)/\(w.name).count", contents: Data("\(r.instructions)\n".utf8))
+    }
+    FileManager.default.createFile(atPath: "\(directory)/reset.S",
+                                   contents: Data(GuestWorkloads.qemuResetStub(workloadBase: 0xFE00_1000).utf8))
+}
+
 /// Prints the MIPS table; used when the executable runs on its own (`swift run -c release`).
 func printMIPSTable(arguments args: [String]) {
 let env = ProcessInfo.processInfo.environment
 let runs = env["BENCH_RUNS"].flatMap { Int($0) } ?? 5
 let scale = env["BENCH_SCALE"].flatMap { Double($0) } ?? 1.0
-let workloads = [
-    GuestWorkloads.aluLoop(iterations: UInt32(50_000_000 * scale)),
-    GuestWorkloads.loadMulStore(passes: UInt32(40_000 * scale)),
-    GuestWorkloads.windowedFib(UInt32(27 + (scale >= 1 ? 2 : 0))),
-    GuestWorkloads.fpLoop(iterations: UInt32(20_000_000 * scale)),
-]
+if let dir = env["BENCH_EXPORT_DIR"] { exportForQEMU(directory: dir, scale: scale); return }
+var selected = workloads(scale: scale)
+if let only = env["BENCH_WORKLOAD"] { selected = selected.filter { $0.name == only } }
 print("workload          instructions      median s   guest MIPS   (\(runs) runs)")
-defer { printBootTable(runs: runs) }
-for w in workloads {
+defer { if env["BENCH_WORKLOAD"] == nil { printBootTable(runs: runs) } }
+for w in selected {
     do {
         let r = try measure(w, runs: runs)
         let mips = Double(r.instructions) / r.seconds / 1e6
