@@ -111,6 +111,8 @@ public final class XtensaCPU {
     let softwareMask: UInt32
     /// Consecutive instruction fetches that raised an exception (to detect vector loops).
     var fetchFailures = 0
+    /// Cycle count just after the last failed fetch (failures in consecutive cycles form a streak).
+    var lastFetchFailure: UInt64 = .max
     let edgeMask: UInt32
     let levelMasks: [UInt32]    // index = level 0...7
 
@@ -365,6 +367,7 @@ public final class XtensaCPU {
     /// Returns a stop reason when `run` must return.
     func handleEvents() -> StopReason? {
         let s = st
+        if !memory.retired.isEmpty { memory.reclaimRetired() }
         while true {
             if s.pointee.stopRequested { s.pointee.stopRequested = false; recomputeNextEvent(); return .stopRequested }
             if s.pointee.exited { return .exit(s.pointee.exitCode) }

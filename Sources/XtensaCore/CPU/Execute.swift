@@ -103,23 +103,26 @@ extension XtensaCPU {
             guard let dp = fetch(pc) else {
                 // The fetch raised an exception and PC is now its vector. A vector that cannot
                 // be fetched either would loop forever: stop with a report instead.
+                // Consecutive failures (one cycle each) mean the vector itself is unreachable.
+                fetchFailures = s.pointee.cycles == lastFetchFailure ? fetchFailures + 1 : 1
                 s.pointee.cycles &+= 1
                 s.pointee.idleCycles &+= 1
-                fetchFailures += 1
+                lastFetchFailure = s.pointee.cycles
                 if fetchFailures > 4 {
                     fetchFailures = 0
                     return .fatal("cannot fetch instructions at \(hex(pc, digits: 8)) (exception vector unreachable; VECBASE \(hex(s.pointee.vecbase, digits: 8)))")
                 }
                 continue
             }
-            fetchFailures = 0
-            let d = dp.pointee
+            // Fields are read in place; a decode page dropped by a store during this instruction
+            // stays allocated until the next event check (MemoryMap.reclaimRetired).
+            let d = DecodedRef(p: dp)
             if H.active {
-                if let stop = hooks.before(self, pc: pc, decoded: d) { return stop }
+                if let stop = hooks.before(self, pc: pc, decoded: dp.pointee) { return stop }
             }
             if d.panel > s.pointee.freePanels {
                 windowOverflow(pc: pc)
-                if H.active { hooks.after(self, pc: pc, decoded: d, completed: false) }
+                if H.active { hooks.after(self, pc: pc, decoded: dp.pointee, completed: false) }
                 continue
             }
             s.pointee.cycles &+= 1
@@ -133,14 +136,14 @@ extension XtensaCPU {
                     s.pointee.pc = s.pointee.lbeg
                 }
             }
-            if H.active { hooks.after(self, pc: pc, decoded: d, completed: completed) }
+            if H.active { hooks.after(self, pc: pc, decoded: dp.pointee, completed: completed) }
         }
     }
 
     /// Executes one instruction at `pc`. Returns true when execution falls through to the next
     /// instruction; false when the instruction set PC itself (taken branch, jump, exception).
     @inline(__always)
-    func execute(_ d: Decoded, pc: UInt32) -> Bool {
+    func execute(_ d: DecodedRef, pc: UInt32) -> Bool {
         let s = st
         switch d.op {
         // MARK: ALU
@@ -463,12 +466,12 @@ extension XtensaCPU {
         return true
     }
 
-    @inline(__always) func branch(_ d: Decoded) -> Bool {
+    @inline(__always) func branch(_ d: DecodedRef) -> Bool {
         st.pointee.pc = UInt32(bitPattern: d.imm)
         return false
     }
 
-    @inline(__always) func branch2(_ d: Decoded) -> Bool {
+    @inline(__always) func branch2(_ d: DecodedRef) -> Bool {
         st.pointee.pc = UInt32(bitPattern: d.imm2)
         return false
     }
@@ -508,7 +511,7 @@ extension XtensaCPU {
         st.pointee.acc = (acc << 24) >> 24
     }
 
-    func executeEntry(_ d: Decoded, pc: UInt32) -> Bool {
+    func executeEntry(_ d: DecodedRef, pc: UInt32) -> Bool {
         let s = st
         let ps = s.pointee.ps
         guard d.a <= 3, ps & (PS.woe | PS.excm) == PS.woe else {
@@ -580,4 +583,19 @@ extension XtensaCPU {
         }
         return true
     }
+}
+
+
+/// A view of a predecoded slot that reads each field where it is used (no copy of the slot).
+struct DecodedRef {
+    let p: UnsafeMutablePointer<Decoded>
+    @inline(__always) var op: Op { p.pointee.op }
+    @inline(__always) var length: UInt8 { p.pointee.length }
+    @inline(__always) var panel: UInt8 { p.pointee.panel }
+    @inline(__always) var a: UInt8 { p.pointee.a }
+    @inline(__always) var b: UInt8 { p.pointee.b }
+    @inline(__always) var c: UInt8 { p.pointee.c }
+    @inline(__always) var d: UInt8 { p.pointee.d }
+    @inline(__always) var imm: Int32 { p.pointee.imm }
+    @inline(__always) var imm2: Int32 { p.pointee.imm2 }
 }

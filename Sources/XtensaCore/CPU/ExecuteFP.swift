@@ -2,7 +2,7 @@
 // so results and FSR flags are the same on every host.
 
 extension XtensaCPU {
-    func executeFP(_ d: Decoded, pc: UInt32) -> Bool {
+    func executeFP(_ d: DecodedRef, pc: UInt32) -> Bool {
         let s = st
         switch d.op {
         case .lsi, .lsip:

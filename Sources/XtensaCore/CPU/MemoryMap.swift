@@ -64,6 +64,7 @@ public final class MemoryMap {
 
     deinit {
         for p in decodedPages { decoded[p]?.deallocate() }
+        reclaimRetired()
         for t in [UnsafeMutableRawPointer(rd), UnsafeMutableRawPointer(rd32), UnsafeMutableRawPointer(wr),
                   UnsafeMutableRawPointer(wr32), UnsafeMutableRawPointer(host), UnsafeMutableRawPointer(decoded),
                   UnsafeMutableRawPointer(attrs)] { free(t) }
@@ -154,9 +155,18 @@ public final class MemoryMap {
         for p in aliases(of: page) { refresh(p) }
     }
 
+    /// Decode pages dropped while an instruction may still be reading its slot; freed at the next
+    /// safe point (`reclaimRetired`, from the run loop's event check).
+    var retired: [UnsafeMutablePointer<Decoded>] = []
+
+    public func reclaimRetired() {
+        for d in retired { d.deallocate() }
+        retired.removeAll(keepingCapacity: true)
+    }
+
     func dropDecoded(_ page: Int) {
         guard let d = decoded[page] else { return }
-        d.deallocate()
+        retired.append(d)
         decoded[page] = nil
         if let i = decodedPages.firstIndex(of: page) { decodedPages.remove(at: i) }
     }
