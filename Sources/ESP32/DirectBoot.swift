@@ -230,15 +230,42 @@ public enum DirectBoot {
             for table: UInt32 in [0x3FF1_0000, 0x3FF1_2000] { mmu(table, idx, page) }
         }
         enableCaches()
+        // Call the entry on a fresh stack below the APP CPU's ROM stack (see `appStack`), with
+        // the ROM's and the stub's frames discarded (WINDOWSTART = this window only) and CALLX4,
+        // so no later window spill writes into the ROM stack the APP CPU is about to use.
         s += """
             memw
             movi a8, \(layout.entry)
-            callx8 a8
+            rsr.windowbase a3
+            movi a4, 1
+            ssl a3
+            sll a4, a4
+            wsr.windowstart a4
+            rsync
+            movi a1, \(appStack)
+            movi a4, 0
+            addi a5, a1, -16
+            s32i a4, a5, 0
+            s32i a4, a5, 4
+            s32i a4, a5, 8
+            s32i a4, a5, 12
+            callx4 a8
         1:  j 1b
 
         """
         return s
     }
+
+    /// The PRO CPU's stack pointer at the app's entry. The ROM starts *both* CPUs on a stack at
+    /// 0x3FFE3F20 (its reset handler loads the same literal whatever PRID says), and the APP CPU
+    /// runs ESP-IDF's call_start_cpu1 and its early init there while the PRO CPU is still on its
+    /// own startup stack. A real 2nd-stage bootloader calls the app from deep in its own call
+    /// chain (about 0x3FFE3C80 for ESP-IDF v4.2-v5.x), so its dead frames keep the two stacks
+    /// apart; calling the entry straight from a shallow stub (0x3FFE3E80) made them overlap and
+    /// the APP CPU's locals were overwritten (esp_intr_alloc found no free interrupt). This leaves
+    /// 3.8 KiB for the APP CPU and 11 KiB (down to 0x3FFE0440, the end of the ROM's PRO data) for
+    /// the PRO CPU, inside the region ESP-IDF reserves as startup stack.
+    public static let appStack: UInt32 = 0x3FFE_3000
 
     /// The 2nd-stage image for the ROM: the stub alone (it loads the app's RAM segments itself).
     public static func stubImage(_ layout: Layout) throws -> [UInt8] {
@@ -272,6 +299,6 @@ public enum DirectBoot {
         c.setSpecialRegister(SR.ps, PS.woe | (2 << PS.callincShift))
         c.setSpecialRegister(SR.windowbase, 0)
         c.setSpecialRegister(SR.windowstart, 1)
-        c.setAR(1, 0x3FFE_3F00)
+        c.setAR(1, appStack)
     }
 }
