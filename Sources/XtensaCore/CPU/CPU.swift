@@ -84,6 +84,11 @@ public struct CPUState {
     /// Instructions retired since power-on (every retired instruction takes one cycle).
     public var instructions: UInt64 { cycles &- idleCycles }
     public var waiting: Bool = false
+    /// Run CCOUNT busy-wait loops in one step (exactly equivalent). Set by `run`: off while
+    /// execution hooks observe every instruction.
+    public var spinSkipping: Bool = true
+    /// How many busy-wait loops were run in one step (statistics).
+    public var spinSkips: UInt64 = 0
     public var stopRequested: Bool = false
     /// Set by a slow-path memory access that raised an exception.
     public var faulted: Bool = false

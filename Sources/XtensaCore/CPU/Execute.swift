@@ -95,6 +95,8 @@ extension XtensaCPU {
         if s.pointee.stopCycle < s.pointee.cycles { s.pointee.stopCycle = .max }
         recomputeNextEvent()
         if s.pointee.waiting || s.pointee.stopRequested { requestEventCheck() }
+        // Observers see every iteration of a busy-wait; the plain loop runs them in one step.
+        s.pointee.spinSkipping = !H.active
         while true {
             if s.pointee.cycles >= s.pointee.nextEvent {
                 if let reason = handleEvents() { return reason }
@@ -392,6 +394,7 @@ extension XtensaCPU {
         case .rsr:
             guard let v = readSR(Int(d.imm)) else { raise(.illegalInstruction, pc: pc); return false }
             w(d.a, v)
+            if d.imm == Int32(SR.ccount) && s.pointee.spinSkipping, skipCCountSpin(pc: pc, target: d.a, ccount: v) { return false }
         case .wsr:
             if !writeSR(Int(d.imm), r(d.a)) { raise(.illegalInstruction, pc: pc); return false }
         case .xsr:
@@ -463,6 +466,37 @@ extension XtensaCPU {
             if s.pointee.cpenable & 1 == 0 { raise(.coprocessor0Disabled, pc: pc); return false }
             return executeFP(d, pc: pc)
         }
+        return true
+    }
+
+    /// A busy-wait on CCOUNT — `L: rsr.ccount a; sub x, a, y; bltu x, z, L` — runs its
+    /// iterations in one step: the registers, CCOUNT, the cycle and instruction counts end
+    /// exactly as if each iteration had executed, and no iteration is skipped across an event
+    /// (timer, interrupt, run budget), so everything the guest can observe is unchanged.
+    /// Returns true (PC set) when iterations were skipped.
+    @inline(never)
+    func skipCCountSpin(pc: UInt32, target a: UInt8, ccount v0: UInt32) -> Bool {
+        let s = st
+        guard let page = decodedTable[Int(pc >> pageShift)], pc & 0xFFF <= 0xFF0 else { return false }
+        let sub = page + Int((pc &+ 3) & 0xFFF), br = page + Int((pc &+ 6) & 0xFFF)
+        guard sub.pointee.length == 3, br.pointee.length == 3, sub.pointee.op == .sub, br.pointee.op == .bltu,
+              sub.pointee.b == a, sub.pointee.c != a, br.pointee.a == sub.pointee.a, br.pointee.b != sub.pointee.a,
+              br.pointee.b != a, UInt32(bitPattern: br.pointee.imm) == pc else { return false }
+        let y = r(sub.pointee.c), z = r(br.pointee.b)
+        let u0 = v0 &- y
+        guard u0 < z else { return false }                   // leaves after this iteration
+        let iterations = UInt64((z - u0 + 2) / 3)            // iterations until the branch falls through
+        let c = s.pointee.cycles
+        guard s.pointee.nextEvent > c else { return false }
+        let k = min(iterations, (s.pointee.nextEvent - c + 1) / 3)
+        guard k > 1 else { return false }
+        // Complete iterations 0..<k; this RSR's cycle is already counted.
+        s.pointee.cycles = c &+ 3 &* k &- 1
+        let last = v0 &+ UInt32(truncatingIfNeeded: 3 &* (k &- 1))
+        w(a, last)
+        w(sub.pointee.a, last &- y)
+        s.pointee.pc = pc
+        s.pointee.spinSkips &+= 1
         return true
     }
 
