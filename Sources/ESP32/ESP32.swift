@@ -91,13 +91,21 @@ public final class ESP32: XtensaBus {
         frc.interruptChanged = { [unowned self] in self.updateInterrupts() }
         // APB_CTRL: clock and tick configuration as storage; DATE bit 31 marks a revision 3 chip.
         register(apbCtrl)
-        for u in uarts { u.interruptChanged = { [unowned self] in self.updateInterrupts() } }
+        for u in uarts {
+            u.interruptChanged = { [unowned self] in self.updateInterrupts() }
+            u.now = { [unowned self] in self.timeUnits }
+            u.apbHz = { [unowned self] in self.apbHz }
+        }
         dport.interruptsChanged = { [unowned self] in self.updateInterrupts() }
         register(AnalogI2C())
         register(StorageBlock(name: "I2S0", range: 0x4_F000..<0x5_0000, valid: 0..<0x100))
         register(StorageBlock(name: "IO_MUX", range: 0x4_9000..<0x4_a000, valid: 0..<0x90))
         register(StorageBlock(name: "RTC_IO", range: 0x4_8400..<0x4_8800, valid: 0..<0xD0))
         register(StorageBlock(name: "SENS", range: 0x4_8800..<0x4_8C00, valid: 0..<0x100))
+        // SDIO slave (download-mode start): SLC DMA, SLCHOST and HINF.
+        register(SLC())
+        register(StorageBlock(name: "SLCHOST", range: 0x5_5000..<0x5_6000, valid: 0..<0x200))
+        register(StorageBlock(name: "HINF", range: 0x4_B000..<0x4_C000, valid: 0..<0x100))
         dport.cacheChanged = { [unowned self] cpu in self.refreshCache(cpu: cpu) }
         dport.appCpuControlChanged = { [unowned self] in self.updateAppCpu() }
         dport.clockChanged = { [unowned self] in self.updateClock() }
@@ -169,7 +177,7 @@ public final class ESP32: XtensaBus {
     /// Chip reset: memories keep their contents (as on silicon) unless power-on.
     public func reset(cause: RTCCntl.ResetReason) {
         if cause == .powerOn {
-            memory.sram0.clear(); memory.sram1.clear(); memory.sram2.clear()
+            memory.sram0.clear(); memory.sram1.clear(); memory.sram2.clear(); memory.sram1Code.clear()
             memory.rtcFast.clear(); memory.rtcSlow.clear()
         }
         for p in peripherals where !(p is RTCCntl) { p.reset() }
@@ -258,11 +266,18 @@ public final class ESP32: XtensaBus {
 
     private let edgeMask: UInt32 = (1 << 10) | (1 << 22) | (1 << 28) | (1 << 30)
 
-    /// Lets timed peripherals catch up with simulated time.
-    func updatePeripherals() {
+    /// When the next timed peripheral event (timer alarm, watchdog stage, UART RX frame) is due
+    /// (.max: none).
+    public var nextTimedEvent: UInt64 { nextPeripheralEvent }
+    /// Peripheral register accesses (reads and writes, both cores) since power-on.
+    public private(set) var peripheralAccesses: UInt64 = 0
+
+    /// Lets timed peripherals catch up with simulated time (and see new host input).
+    public func updatePeripherals() {
         var next = UInt64.max
         for t in timerGroups { if let n = t.update() { next = min(next, n) } }
         if let n = frc.update() { next = min(next, n) }
+        for u in uarts { if let n = u.update() { next = min(next, n) } }
         if let tick = rtc.updateWatchdog() { next = min(next, tick * (1_920_000_000 / 150_000)) }
         nextPeripheralEvent = next
     }
@@ -328,6 +343,7 @@ public final class ESP32: XtensaBus {
             a = a - AddressMap.peripheralsAHB + AddressMap.peripheralsAHBTarget
         }
         if a >= AddressMap.peripherals && a < AddressMap.peripherals + AddressMap.peripheralsSize {
+            peripheralAccesses &+= 1
             let off = a - AddressMap.peripherals
             if off >= 0x1_0000 && off < 0x1_4000 {
                 let table = off < 0x1_2000 ? 0 : 1
@@ -343,6 +359,10 @@ public final class ESP32: XtensaBus {
             let off = memory.sram1InstrOffset(a & ~3)
             return extract(memory.sram1.bytes.load(fromByteOffset: off, as: UInt32.self), address: a, size: size)
         }
+        if a >= AddressMap.sram1Data && a < AddressMap.sram1Data + UInt32(AddressMap.sram1Size),
+           let v = readSRAM1Data(a, size: size) {
+            return v
+        }
         if (a >= AddressMap.drom0 && a < AddressMap.drom0End) || (a >= AddressMap.irom0 && a < AddressMap.irom1End) {
             diagnostics.unmodelled("unmapped flash cache address", address: address, size: size, write: false, pc: cpu.pc, core: coreIndex(cpu))
             return 0
@@ -357,6 +377,7 @@ public final class ESP32: XtensaBus {
             a = a - AddressMap.peripheralsAHB + AddressMap.peripheralsAHBTarget
         }
         if a >= AddressMap.peripherals && a < AddressMap.peripherals + AddressMap.peripheralsSize {
+            peripheralAccesses &+= 1
             let off = a - AddressMap.peripherals
             if off >= 0x1_0000 && off < 0x1_4000 {
                 let table = off < 0x1_2000 ? 0 : 1
@@ -370,10 +391,11 @@ public final class ESP32: XtensaBus {
             return true
         }
         if a >= AddressMap.sram1Instr && a < AddressMap.sram1Instr + UInt32(AddressMap.sram1Size) {
-            let off = memory.sram1InstrOffset(a & ~3)
-            let old = memory.sram1.bytes.load(fromByteOffset: off, as: UInt32.self)
-            memory.sram1.bytes.storeBytes(of: RegisterFile.merge(old, offset: a, size: size, value: value), toByteOffset: off, as: UInt32.self)
-            for c in cores { c.memory.invalidateCode(at: AddressMap.sram1Data + UInt32(off)) }
+            writeSRAM1Instr(a, size: size, value: value)
+            return true
+        }
+        if a >= AddressMap.sram1Data && a < AddressMap.sram1Data + UInt32(AddressMap.sram1Size),
+           writeSRAM1Data(a, size: size, value: value) {
             return true
         }
         diagnostics.unmodelled("address", address: address, size: size, write: true, value: value, pc: cpu.pc, core: coreIndex(cpu))
@@ -464,7 +486,11 @@ public final class ESP32: XtensaBus {
         return .limit
     }
 
-    func pendingInterruptSources() -> Bool { false }
+    func pendingInterruptSources() -> Bool { externalWakeSource?() ?? false }
+
+    /// Whether something outside the chip can still raise an interrupt (e.g. a host serial port
+    /// feeding a UART with RX interrupts enabled), so both cores waiting in WAITI is not a hang.
+    public var externalWakeSource: (() -> Bool)?
 
     /// Simulated milliseconds since power-on.
     public var simulatedMilliseconds: UInt64 { timeUnits / 1_920_000 }

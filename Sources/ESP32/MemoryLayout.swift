@@ -74,6 +74,9 @@ public final class InternalMemory {
     public let sram2 = MemoryBlock(name: "SRAM2", size: AddressMap.sram2Size)
     public let rtcFast = MemoryBlock(name: "RTC FAST", size: AddressMap.rtcFastSize)
     public let rtcSlow = MemoryBlock(name: "RTC SLOW", size: AddressMap.rtcSlowSize)
+    /// SRAM1 pages made executable through the instruction bus, in instruction order (SRAM1Views).
+    public let sram1Code = MemoryBlock(name: "SRAM1 (instruction order)", size: AddressMap.sram1Size)
+    public internal(set) var sram1CodePages = [Bool](repeating: false, count: AddressMap.sram1Size / pageSize)
 
     /// Maps every internal memory into a core's page table.
     func map(into m: MemoryMap) {

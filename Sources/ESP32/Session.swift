@@ -105,6 +105,9 @@ public final class Session {
     public var services: [(Session) -> Void] = []
     /// Set (e.g. by a service) to end `run` after the current slice.
     public var stopRequested = false
+    /// Set by a service when simulated time must not advance because the guest waits for host
+    /// input (see SerialHub): the next round runs only the services, then this is cleared.
+    public var holdTime = false
     /// Extra receivers of every UART0 byte (besides `sink`).
     public var uartListeners: [(Int, UInt8) -> Void] = []
 
@@ -128,7 +131,8 @@ public final class Session {
         loop: while true {
             if let t = timeoutMilliseconds, soc.simulatedMilliseconds >= t { outcome = .timeout; break }
             if let m = maxInstructions, instructionCount >= m { outcome = .instructionLimit; break }
-            let r = soc.run(cycles: chunk, shouldStop: { matcher.decided || self.stopRequested })
+            let r = holdTime ? .limit : soc.run(cycles: chunk, shouldStop: { matcher.decided || self.stopRequested })
+            holdTime = false
             for service in services { service(self) }
             if stopRequested { outcome = .stopped; break }
             if matcher.failed { outcome = .failTextSeen; break }
