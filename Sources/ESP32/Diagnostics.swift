@@ -13,6 +13,8 @@ public final class Diagnostics {
     /// Stop the run at the first unmodelled access.
     public var strict = false
     public private(set) var strictStop: String?
+    /// Stops a core at the next instruction boundary (the strict stop then ends the run there).
+    public var stopCore: ((Int) -> Void)?
 
     public init() {}
 
@@ -28,7 +30,7 @@ public final class Diagnostics {
         let key = UInt64(address) | (write ? 1 << 32 : 0)
         guard !reported.contains(key) || (strict && strictStop == nil) else { return }
         let message = "unmodelled \(write ? "write" : "read") of \(what) 0x\(String(address, radix: 16)) (\(size) bytes\(write ? ", value 0x" + String(value, radix: 16) : "")) at PC \(describe(pc)) on core \(core)"
-        if strict && strictStop == nil { strictStop = message }
+        if strict && strictStop == nil { strictStop = message; stopCore?(core) }
         if reported.insert(key).inserted { sink(message + (write ? " (ignored)" : " (reads 0)")) }
     }
 

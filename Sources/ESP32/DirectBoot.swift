@@ -295,8 +295,10 @@ public enum DirectBoot {
         }
         let c = soc.cores[0]
         c.pc = layout.entry
-        // As if called with CALLX8 from a windowed frame, on a stack in high DRAM.
-        c.setSpecialRegister(SR.ps, PS.woe | (2 << PS.callincShift))
+        // As if called with CALLX4 from an outermost windowed frame whose a0 is 0 (backtraces end
+        // there; spilling it writes only the 16 bytes below the entry's frame), on the stack the
+        // ROM stub also uses.
+        c.setSpecialRegister(SR.ps, PS.woe | (1 << PS.callincShift))
         c.setSpecialRegister(SR.windowbase, 0)
         c.setSpecialRegister(SR.windowstart, 1)
         c.setAR(1, appStack)

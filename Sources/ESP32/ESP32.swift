@@ -118,6 +118,7 @@ public final class ESP32: XtensaBus {
             self.resetCauseForPending = reason
             self.scheduleReset(system: true, cpus: [0, 1])
         }
+        diagnostics.stopCore = { [unowned self] i in self.cores[i].requestStop() }
         reset(cause: .powerOn)
     }
 
@@ -441,6 +442,11 @@ public final class ESP32: XtensaBus {
                 if nextPeripheralEvent != .max {
                     skip = min(skip, nextPeripheralEvent > timeUnits ? (nextPeripheralEvent - timeUnits) / unitsPerCycle : 0)
                 }
+                // Nothing can ever raise an interrupt a waiting core has enabled: a hang, not idle time.
+                if !canWake(cores[0]) && (!appRunning || !canWake(cores[1])) {
+                    return .fatal(appRunning ? "both CPUs halted (WAITI) with no interrupt source that could wake them"
+                                             : "the PRO CPU halted (WAITI) with no interrupt source that could wake it (the APP CPU is not running)")
+                }
                 if skip > 1 {
                     skip -= 1
                     cores[0].advanceIdle(cycles: skip)
@@ -484,6 +490,17 @@ public final class ESP32: XtensaBus {
             if shouldStop() { return .stopped }
         }
         return .limit
+    }
+
+    /// Whether something can still happen to a core waiting in WAITI: a timed peripheral event
+    /// (timer alarm, watchdog stage: a watchdog resets even with interrupts off), or an interrupt
+    /// it has enabled is pending or may come (its CCOMPARE timers, host input).
+    func canWake(_ c: XtensaCPU) -> Bool {
+        if nextPeripheralEvent != .max || pendingReset != nil { return true }
+        let s = c.st.pointee
+        if s.intenable == 0 { return false }
+        if (s.interrupt | s.externalLevels) & s.intenable != 0 { return true }
+        return s.timerDeadline != .max || pendingInterruptSources()
     }
 
     func pendingInterruptSources() -> Bool { externalWakeSource?() ?? false }

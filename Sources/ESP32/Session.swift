@@ -9,6 +9,10 @@ import XtensaCore
 public final class Session {
     public let soc = ESP32()
     public private(set) var symbols = SymbolTable()
+    /// The ELFs whose symbols are in `symbols` (--symbols files and a directly booted app).
+    public private(set) var elfPaths: [String] = []
+    /// Names addresses with symbols and DWARF line info (the ELFs are read again on first use).
+    public private(set) lazy var addresses = AddressDecoder(symbols: symbols, elfPaths: elfPaths)
     public let flash: SPIFlash
 
     public struct Part {
@@ -45,6 +49,7 @@ public final class Session {
             try elf.requireXtensa()
             symbols.add(elf.symbols)
         }
+        elfPaths = symbolFiles
         if let e = efusePath { try soc.loadEFuse(path: e) }
         var size = flashSize ?? max(4 << 20, image.count)
         if size & (size - 1) != 0 { size = 1 << (Int.bitWidth - (size - 1).leadingZeroBitCount) }
@@ -151,8 +156,12 @@ public final class Session {
     /// Instructions retired by both cores since power-on.
     public var instructionCount: UInt64 { soc.cores[0].st.pointee.instructions + soc.cores[1].st.pointee.instructions }
 
-    /// A report of both cores for a stop on a fatal guest condition.
-    public func coreReport() -> [String] {
+    /// A report of both cores for a stop on a fatal guest condition: state, PC with symbol and
+    /// source line, registers and a windowed-ABI backtrace per core (see PanicReport.swift).
+    public func coreReport() -> [String] { detailedCoreReport() }
+
+    /// The short form: PC, a few special registers and a0-a15.
+    public func briefCoreReport() -> [String] {
         var lines: [String] = []
         for (i, c) in soc.cores.enumerated() where i == 0 || soc.appRunning {
             var s = "core \(i): PC=0x\(String(c.pc, radix: 16))"

@@ -115,8 +115,13 @@ struct Run: ParsableCommand {
 
         // UART0 -> stdout (and the serial log).
         let out = OutputBuffer(logPath: serialLogFile)
+        // ESP-IDF panic backtraces are decoded on stderr right after their line (esp-idf-monitor style).
+        let panic = session.panicMonitor { line in
+            out.flush()
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
         let r = session.run(expect: expectText, fail: failText, timeoutMilliseconds: timeout,
-                            maxInstructions: maxInstructions, sink: { out.put($0) })
+                            maxInstructions: maxInstructions, sink: { out.put($0); panic.feed($0) })
         out.flush()
         var exitCode: Int32 = 0
         switch r.outcome {
