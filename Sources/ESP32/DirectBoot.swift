@@ -270,6 +270,10 @@ public enum DirectBoot {
     /// The 2nd-stage image for the ROM: the stub alone (it loads the app's RAM segments itself).
     public static func stubImage(_ layout: Layout) throws -> [UInt8] {
         let program = try Assembler.assemble(stubSource(layout), base: stubAddress, file: "direct-boot stub")
+        let stub = stubAddress..<(stubAddress + UInt32(program.bytes.count))
+        for (addr, data) in layout.ramSegments where addr < stub.upperBound && stub.lowerBound < addr &+ UInt32(data.count) {
+            throw InputError("\(layout.image.path): a segment loads at 0x\(String(addr, radix: 16))-0x\(String(addr &+ UInt32(data.count), radix: 16)), over the direct-boot stub at 0x\(String(stub.lowerBound, radix: 16)) (a 2nd-stage bootloader ELF? give its image with --part 0x1000=FILE, or boot an app ELF)")
+        }
         let entry = program.symbols["stub_start"] ?? stubAddress
         return buildImage(entry: entry, segments: [(stubAddress, program.bytes)])
     }

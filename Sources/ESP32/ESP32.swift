@@ -149,9 +149,12 @@ public final class ESP32: XtensaBus {
             return elf.symbols
         }
         guard !bytes.isEmpty else { throw InputError("\(path): ROM file is empty") }
+        guard bytes.count >= AddressMap.rom0Size else {
+            throw InputError("\(path): \(bytes.count) bytes, too small for a raw ESP32 ROM (ROM0 alone is \(AddressMap.rom0Size) bytes; the v3 ROM file is 455722); sha256 \(Digest.hex(Digest.sha256(bytes)))")
+        }
         let n = min(bytes.count, memory.rom.size)
         if bytes.count != 455_722 && bytes.count != memory.rom.size {
-            diagnostics.note("warning: \(path): unexpected ROM size \(bytes.count) bytes (the ESP32 v3 ROM is 455722)")
+            diagnostics.note("warning: \(path): unexpected ROM size \(bytes.count) bytes (the ESP32 v3 ROM is 455722, sha256 9115bbcd...); this file's sha256 is \(Digest.hex(Digest.sha256(bytes)))")
         }
         bytes.withUnsafeBytes { memory.rom.bytes.copyMemory(from: $0.baseAddress!, byteCount: n) }
         return []

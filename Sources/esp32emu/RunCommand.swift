@@ -26,7 +26,15 @@ struct Run: ParsableCommand {
 
     func validate() throws {
         if let s = flashSize, Run.parseFlashSize(s) == nil { throw ValidationError("--flash-size: '\(s)' is not one of 2MB, 4MB, 8MB, 16MB") }
-        for p in parts where Run.parsePart(p) == nil { throw ValidationError("--part: '\(p)' is not OFFSET=FILE") }
+        for p in parts {
+            guard let eq = p.firstIndex(of: "="), !p[p.index(after: eq)...].isEmpty else { throw ValidationError("--part: '\(p)' is not OFFSET=FILE") }
+            let off = String(p[p.startIndex..<eq])
+            guard let v = parseNumber(off) else { throw ValidationError("--part: offset '\(off)' in '\(p)' is not a number (decimal or 0x-hex, optional K/M)") }
+            guard v < UInt64(FlashChecks.maxFlashSize) else {
+                throw ValidationError("--part: offset '\(off)' in '\(p)' is past the end of the largest flash (16 MB)")
+            }
+        }
+        if let t = timeout, t == 0 { throw ValidationError("--timeout: must be at least 1 ms") }
     }
 
     static func parseFlashSize(_ s: String) -> Int? {
@@ -41,7 +49,7 @@ struct Run: ParsableCommand {
 
     static func parsePart(_ s: String) -> (Int, String)? {
         guard let eq = s.firstIndex(of: "=") else { return nil }
-        guard let off = parseNumber(String(s[s.startIndex..<eq])), off < 1 << 30 else { return nil }
+        guard let off = parseNumber(String(s[s.startIndex..<eq])), off < UInt64(FlashChecks.maxFlashSize) else { return nil }
         let f = String(s[s.index(after: eq)...])
         return f.isEmpty ? nil : (Int(off), f)
     }
@@ -96,13 +104,26 @@ struct Run: ParsableCommand {
                 guard !image.isEmpty else { throw ValidationError("\(f): empty file") }
                 if image.starts(with: [0x7F, 0x45, 0x4C, 0x46]) { elf = f; image = [] }
             }
+            // Check every input before anything runs or is written (see FlashChecks for the rules).
+            let partList = parts.map { Run.parsePart($0)! }
+            for (offset, path) in partList {
+                let bytes = try readInput(path)
+                if bytes.starts(with: [0x7F, 0x45, 0x4C, 0x46]) {
+                    throw ValidationError("\(path): an ELF file, not flash contents [--part 0x\(String(offset, radix: 16))]: convert it with 'esp32emu elf2image', or give an app ELF as FILE to boot it directly")
+                }
+                try FlashChecks.part(bytes, path: path, offset: offset)
+            }
+            if let f = file, elf == nil {
+                let replaced = partList.contains { $0.0 <= FlashChecks.bootloaderOffset && FlashChecks.bootloaderOffset < $0.0 + max(1, (try? readInput($0.1).count) ?? 1) }
+                try FlashChecks.wholeFlash(image, path: f, needsBootloader: !replaced && serial.bootMode != "download")
+            }
             if flashPersist && (file == nil || elf != nil) {
                 throw ValidationError("--flash-persist needs a flash image FILE to write back to")
             }
             let romPath = noRom ? nil : try Run.findROM(rom)
             if romPath == nil && elf == nil { throw ValidationError("--no-rom boots an app ELF: give one as FILE") }
             session = try Session(romPath: romPath, image: image, imagePath: file,
-                                  parts: parts.map { let (o, p) = Run.parsePart($0)!; return Session.Part(offset: o, path: p) },
+                                  parts: partList.map { Session.Part(offset: $0.0, path: $0.1) },
                                   flashSize: flashSize.flatMap(Run.parseFlashSize), symbolFiles: symbols, efusePath: efuse,
                                   appELF: elf, persist: flashPersist)
         } catch let e as InputError { throw ValidationError(e.message) }
@@ -114,6 +135,9 @@ struct Run: ParsableCommand {
         }
 
         // UART0 -> stdout (and the serial log).
+        if let p = serialLogFile, !FileManager.default.createFile(atPath: p, contents: nil) {
+            throw ValidationError("\(p): cannot create the serial log file (--serial-log-file)")
+        }
         let out = OutputBuffer(logPath: serialLogFile)
         // ESP-IDF panic backtraces are decoded on stderr right after their line (esp-idf-monitor style).
         let panic = session.panicMonitor { line in
