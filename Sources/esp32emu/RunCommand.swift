@@ -139,14 +139,24 @@ struct Run: ParsableCommand {
             throw ValidationError("\(p): cannot create the serial log file (--serial-log-file)")
         }
         let out = OutputBuffer(logPath: serialLogFile)
+        // The live status line (stderr a terminal, runs over a second): erased before other output.
+        let status = StatusLine.forTerminal()
         // ESP-IDF panic backtraces are decoded on stderr right after their line (esp-idf-monitor style).
         let panic = session.panicMonitor { line in
             out.flush()
+            status?.clear()
             FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
+        if let st = status {
+            out.beforeWrite = { st.clear(); st.wroteToStdout($0) }
+            let sink = session.soc.diagnostics.sink
+            session.soc.diagnostics.sink = { st.clear(); sink($0) }
+            session.services.append { st.update($0) }
         }
         let r = session.run(expect: expectText, fail: failText, timeoutMilliseconds: timeout,
                             maxInstructions: maxInstructions, sink: { out.put($0); panic.feed($0) })
         out.flush()
+        status?.clear()
         var exitCode: Int32 = 0
         switch r.outcome {
         case .expectedTextSeen: exitCode = 0
@@ -192,8 +202,12 @@ final class OutputBuffer {
         if b == 10 || pending.count >= 4096 { flush() }
     }
 
+    /// Called with the bytes about to go to stdout (the status line erases itself).
+    var beforeWrite: (([UInt8]) -> Void)?
+
     func flush() {
         guard !pending.isEmpty else { return }
+        beforeWrite?(pending)
         FileHandle.standardOutput.write(Data(pending))
         log?.write(Data(pending))
         pending.removeAll(keepingCapacity: true)

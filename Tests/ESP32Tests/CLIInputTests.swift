@@ -264,6 +264,57 @@ final class CLIInputTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: p)[.modificationDate] as? Date, before)
     }
 
+    // MARK: The live status line
+
+    /// A bare-metal busy loop, booted with --no-rom.
+    func busyLoopELF() throws -> String {
+        let p = try Assembler.assemble("_start:\n    entry a1, 32\n1:  addi a2, a2, 1\n    j 1b\n", base: 0x4008_0400, file: "busy.S")
+        return file("busy.elf", ELFWriter.executable(code: p.bytes, base: 0x4008_0400, entry: 0x4008_0400, symbols: p.symbols))
+    }
+
+    /// On a terminal (a pseudo-terminal made by script(1)), a run of more than a second shows
+    /// `\r ESC[K esp32emu: ... simulated, ... MIPS` updates and erases the line at the end.
+    func testStatusLineOnATerminal() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { throw XCTSkip("script(1) not installed: no pseudo-terminal for the status-line test") }
+        let elf = try busyLoopELF()
+        // About 2.5 s of host time at this machine's speed (measured off the terminal).
+        let probe = try CLITool.run(["run", "--no-rom", elf, "--max-instructions", "30000000", "--stats"])
+        let mips = try XCTUnwrap(probe.stderr.components(separatedBy: "mips=").last.flatMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+        let n = max(30_000_000, UInt64(mips * 2.5e6))
+        let command = [try CLITool.binary(), "run", "--no-rom", elf, "--max-instructions", "\(n)"].map { "'\($0)'" }.joined(separator: " ")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        p.arguments = ["-q", "-e", "-c", command, "/dev/null"]
+        var env = ProcessInfo.processInfo.environment
+        env["ESP32EMU_NO_STATUS"] = nil
+        p.environment = env
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardInput = FileHandle.nullDevice
+        let started = Date()
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let wall = Date().timeIntervalSince(started)
+        let text = String(decoding: data, as: UTF8.self)
+        XCTAssertEqual(p.terminationStatus, 0, text)
+        let updates = text.components(separatedBy: "\r\u{1B}[Kesp32emu: ").count - 1
+        guard wall > 1.4 else { throw XCTSkip("the run took only \(wall) s: too fast to see the status line") }
+        XCTAssertGreaterThanOrEqual(updates, 1, text)
+        XCTAssertLessThanOrEqual(Double(updates), wall * 4 + 1, "at most 4 updates per second")
+        XCTAssertTrue(text.contains(" simulated, ") && text.contains(" MIPS, "), text)
+        XCTAssertTrue(text.hasSuffix("\r\u{1B}[K"), "the line is erased at the end: \(text.suffix(80).debugDescription)")
+    }
+
+    /// Not on a terminal: no status line, whatever the run's length.
+    func testNoStatusLineWhenStderrIsNotATerminal() throws {
+        let r = try CLITool.run(["run", "--no-rom", try busyLoopELF(), "--max-instructions", "60000000", "--stats"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertFalse(r.stderr.contains("\u{1B}"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("simulated,"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("instructions=60000"), r.stderr)
+    }
+
     /// In download mode the flash may be blank: esptool is about to write it.
     func testDownloadModeAcceptsABlankFlash() throws {
         let blank = file("blank.bin", [UInt8](repeating: 0xFF, count: 0x10000))

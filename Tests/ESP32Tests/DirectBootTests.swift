@@ -53,6 +53,15 @@ final class DirectBootTests: XCTestCase {
         try boot(elf: "merged/idf-v5.3-blink-qemu-OOHehir/blink.elf", expect: ["Turning the LED ON!"])
     }
 
+    /// The acceptance test: `esp32emu run hello-world.elf` (the built executable) prints Hello world!.
+    func testCommandLineRunsTheELFs() throws {
+        for elf in ["app/idf-v4.2.3-hello_world-guopung/hello-world.elf", "app/idf-v5.1.2-hello_world-ErisdarDemo/hello_world.elf"] {
+            let r = try CLITool.run(["run", path(elf), "--rom", rom, "--expect-text", "Hello world!", "--timeout", "5000"])
+            XCTAssertEqual(r.status, 0, "\(elf): \(r.stderr)")
+            XCTAssertTrue(r.stdout.contains("Hello world!"), r.stdout)
+        }
+    }
+
     /// Root cause of the old failure: the ROM starts both CPUs on the stack at 0x3FFE3F20, and the
     /// APP CPU runs its early init there while the PRO CPU is still on its startup stack. The
     /// stub must enter the app on a stack well below that (a real bootloader's dead frames give
@@ -62,11 +71,13 @@ final class DirectBootTests: XCTestCase {
         let entry = try ELFFile(path: elfPath).entry
         let s = try Session(romPath: rom, appELF: elfPath)
         s.soc.diagnostics.sink = { _ in }
-        let stop = StopAtAddress(entry)
-        s.soc.hooks = [stop, nil]
-        for _ in 0..<200 where !stop.hit { _ = s.soc.run(cycles: 200_000) }
-        s.soc.hooks = [nil, nil]
-        XCTAssertTrue(stop.hit, "the stub never reached the app entry")
+        // Through the ROM in coarse steps until the PRO CPU runs the stub, then one cycle at a time.
+        let pro = s.soc.cores[0]
+        var steps = 0
+        while !(DirectBoot.stubAddress..<0x4008_0000).contains(pro.pc) && steps < 2000 { _ = s.soc.run(cycles: 5_000); steps += 1 }
+        steps = 0
+        while pro.pc != entry && steps < 2_000_000 { _ = s.soc.run(cycles: 1); steps += 1 }
+        XCTAssertEqual(pro.pc, entry, "the stub never reached the app entry")
         let c = s.soc.cores[0]
         XCTAssertEqual(c.ar(1), DirectBoot.appStack)
         XCTAssertLessThanOrEqual(DirectBoot.appStack + 0x800, 0x3FFE_3F20)
@@ -74,16 +85,4 @@ final class DirectBootTests: XCTestCase {
         let wb = c.specialRegister(SR.windowbase) ?? 0
         XCTAssertEqual(c.specialRegister(SR.windowstart), 1 << wb)
     }
-}
-
-/// Stops a core before it executes `address` (once).
-final class StopAtAddress: HookTarget {
-    let address: UInt32
-    var hit = false
-    init(_ a: UInt32) { address = a }
-    func before(_ cpu: XtensaCPU, pc: UInt32, decoded: Decoded) -> StopReason? {
-        if pc == address && !hit { hit = true; return .breakpoint }
-        return nil
-    }
-    func after(_ cpu: XtensaCPU, pc: UInt32, decoded: Decoded, completed: Bool) {}
 }
