@@ -3,24 +3,26 @@
 // (Session.services) on the thread that runs the session; no other thread touches the chip.
 //
 // Determinism rule. Simulated time is executed cycles and nothing else: the host's clock never
-// enters it. Host bytes are taken at slice boundaries and then travel on the UART's RX line at
-// the baud rate the guest configured, or faster (`minimumBaud`; see UART). When the guest provably waits for serial input
-// with nothing else to do, simulated time stops and the emulator sleeps in poll(2) until host
-// input arrives (or a stop is requested); the bytes are then delivered at exactly the simulated
-// instant the guest started waiting, however long the host took. "Waits with nothing else to
-// do" means, at a slice boundary: an input source is open (a TCP port, or stdin before EOF), no
-// host bytes are still on an RX line, no CPU timer (CCOMPARE), timer group, FRC or watchdog
-// event is armed, and either
+// enters it. Host bytes are read between run slices but held back until the guest waits for
+// input; only then are they released onto the UART's RX line, which carries them at the baud
+// rate the guest configured, or faster (`minimumBaud`; see UART). While the guest waits and no
+// input is held, simulated time stops and the emulator sleeps in poll(2) until the host sends
+// something (or a stop is requested). "The guest waits" means, at a slice boundary: an input
+// source is open (a TCP port, or stdin before end of file), every RX line is drained, no CPU
+// timer (CCOMPARE), timer group, FRC or watchdog event is armed, and either
 //   - every running core sits in WAITI, or
 //   - the APP CPU is not running and the PRO CPU is in a pure spin: stepped instruction by
 //     instruction it returns to an identical register state, for at least 4096 cycles, with
 //     memory unchanged, no UART traffic and no peripheral access other than UART registers
-//     (the ROM's download loop, the esptool stub's command loop).
+//     (the ROM's download loop, the esptool stub's command loop, a polling read loop).
 // Such a guest can only leave its loop through an interrupt that host input raises, so
-// stopping time changes nothing it can observe. Consequence: when the host sends only while
-// the guest waits (esptool's command/response traffic, a user typing at a prompt), the whole
-// guest-visible run is a function of the input bytes. Bytes that arrive while the guest is busy
-// are taken at the next slice boundary, which depends on host timing, as on a real serial line.
+// stopping time there changes nothing it can observe, and input released there arrives at a
+// point that depends on the guest alone. So the run is a function of the input: of the bytes,
+// and of how the host grouped them, i.e. which bytes it had sent by the time the guest waited
+// (request/response traffic such as esptool's, or a user typing at a prompt, groups them the
+// same way every time). A guest that never waits that way (an RTOS whose tick keeps running)
+// gets held input `releaseAfter` of simulated time after it was read: its input timing then
+// depends on the host's, as on a real serial line.
 
 import FirmwareFormats
 import Foundation
@@ -59,7 +61,13 @@ public final class SerialHub {
         didSet { for u in inputUARTs { soc.uarts[u].minimumRxBaud = minimumBaud } }
     }
 
-    /// Set when the guest was proven to wait for input; cleared when input is delivered.
+    /// Host bytes read but not yet released to each UART (see the rule above).
+    var held: [[UInt8]] = [[], [], []]
+    /// Simulated time (1/1920 MHz units) when the oldest held bytes were read.
+    var heldSince: UInt64 = 0
+    /// Longest a guest that never waits provably keeps host input waiting (simulated time).
+    public var releaseAfter: UInt64 = 100 * 1_920_000   // 100 ms
+    /// Set while simulated time stands still for host input; cleared when input is released.
     public private(set) var waitingForInput = false
     /// Times the emulator stopped simulated time to wait for host input (statistics).
     public private(set) var waits = 0
@@ -157,7 +165,7 @@ public final class SerialHub {
 
     // MARK: Input
 
-    /// Accepts waiting clients and moves available host bytes onto the RX lines; true if any.
+    /// Accepts waiting clients and reads available host bytes into `held`; true if any.
     func pollInput(timeoutMilliseconds: Int32) -> Bool {
         var fds: [pollfd] = []
         for p in ports {
@@ -179,12 +187,11 @@ public final class SerialHub {
                 }
                 continue
             }
-            let uart = soc.uarts[p.uart]
             var buf = [UInt8](repeating: 0, count: 16384)
-            while uart.lineCount < lineLimit {
+            while soc.uarts[p.uart].lineCount + held[p.uart].count < lineLimit {
                 let n = buf.withUnsafeMutableBytes { recv(p.client, $0.baseAddress, $0.count, 0) }
                 if n > 0 {
-                    uart.receive(Array(buf[0..<n]))
+                    hold(p.uart, Array(buf[0..<n]))
                     delivered = true
                 } else {
                     if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { disconnect(p) }
@@ -192,7 +199,7 @@ public final class SerialHub {
                 }
             }
         }
-        if let u = stdinUART, fds[fds.count - 1].revents != 0, soc.uarts[u].lineCount < lineLimit {
+        if let u = stdinUART, fds[fds.count - 1].revents != 0, soc.uarts[u].lineCount + held[u].count < lineLimit {
             var buf = [UInt8](repeating: 0, count: 4096)
             let n = buf.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
             if n > 0 {
@@ -201,7 +208,7 @@ public final class SerialHub {
                     bytes = Array(bytes[..<q])
                     session.stopRequested = true
                 }
-                if !bytes.isEmpty { soc.uarts[u].receive(bytes); delivered = true }
+                if !bytes.isEmpty { hold(u, bytes); delivered = true }
             } else if n == 0 || (errno != EAGAIN && errno != EINTR) {
                 stdinUART = nil   // end of file: no more input from here
             }
@@ -209,34 +216,45 @@ public final class SerialHub {
         return delivered
     }
 
+    func hold(_ uart: Int, _ bytes: [UInt8]) {
+        if held.allSatisfy(\.isEmpty) { heldSince = soc.timeUnits }
+        held[uart] += bytes
+    }
+
+    /// Puts the held bytes on the RX lines.
+    func release() {
+        for u in 0..<3 where !held[u].isEmpty {
+            soc.uarts[u].receive(held[u])
+            held[u].removeAll()
+        }
+        waitingForInput = false
+        probeBackoff = 0
+        probeSkip = 0
+        soc.updatePeripherals()   // the lines' first frames are due from now
+    }
+
     // MARK: The service
 
     func service() {
         for p in ports { flush(p) }
-        if pollInput(timeoutMilliseconds: 0) {
-            inputArrived()
-            return
-        }
-        guard inputPossible else { waitingForInput = false; return }
+        _ = pollInput(timeoutMilliseconds: 0)
+        let pending = !held.allSatisfy(\.isEmpty)
+        if !pending && !inputPossible { waitingForInput = false; return }
         if !waitingForInput {
-            guard guestWaitsForInput() else { return }
+            guard guestWaitsForInput() else {
+                if pending && soc.timeUnits &- heldSince >= releaseAfter { release() }
+                return
+            }
             waitingForInput = true
             waits += 1
         }
-        // Simulated time stands still; sleep until the host sends something (or briefly, so the
-        // other services and stop requests keep being served).
-        if pollInput(timeoutMilliseconds: 20) {
-            inputArrived()
-        } else {
-            session.holdTime = true
+        // Simulated time stands still: sleep until the host sends something (or briefly, so the
+        // other services and stop requests keep being served), then take the whole burst.
+        if !pending {
+            guard pollInput(timeoutMilliseconds: 20) else { session.holdTime = true; return }
         }
-    }
-
-    func inputArrived() {
-        waitingForInput = false
-        probeBackoff = 0
-        probeSkip = 0
-        soc.updatePeripherals()   // the RX lines' first frames are due from now
+        while pollInput(timeoutMilliseconds: 2) {}
+        release()
     }
 
     /// Whether a CCOMPARE match can raise an interrupt the core has enabled.

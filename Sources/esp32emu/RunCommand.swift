@@ -139,6 +139,7 @@ struct Run: ParsableCommand {
             throw ValidationError("\(p): cannot create the serial log file (--serial-log-file)")
         }
         let out = OutputBuffer(logPath: serialLogFile)
+        session.services.append { _ in out.flush() }   // partial lines (prompts) show up between slices
         // The live status line (stderr a terminal, runs over a second): erased before other output.
         let status = StatusLine.forTerminal()
         // ESP-IDF panic backtraces are decoded on stderr right after their line (esp-idf-monitor style).
