@@ -475,6 +475,7 @@ public final class ESP32: XtensaBus {
             remaining = remaining > used ? remaining - used : 0
             updatePeripherals()
             if let msg = diagnostics.strictStop { return .fatal(msg) }
+            if appRunning, let msg = cores[1].fatalReason { return .fatal("APP CPU: " + msg) }
             switch r0 {
             case .exit(let code): return .exit(code)
             case .fatal(let msg): return .fatal("PRO CPU: " + msg)

@@ -164,6 +164,32 @@ final class PanicReportTests: XCTestCase {
         return ELFWriter.executable(code: p.bytes, base: 0x4008_0000, entry: p.symbols["start"]!, symbols: p.symbols)
     }
 
+    /// An exception inside the double-exception vector would repeat for ever: a fatal stop.
+    func testDoubleExceptionLoopStopsWithAReport() throws {
+        let src = """
+            j _start
+            .literal_position
+            .align 4
+        _start:
+            entry a1, 32
+            movi a2, 0x40090000
+            wsr.vecbase a2
+            rsync
+            ill
+        """
+        let p = try Assembler.assemble(src, base: 0x4008_0400, file: "dbl.S")
+        let elf = temp("dbl.elf", ELFWriter.executable(code: p.bytes, base: 0x4008_0400, entry: p.symbols["_start"]!, symbols: p.symbols))
+        let s = try Session(romPath: nil, appELF: elf)
+        s.soc.diagnostics.sink = { _ in }
+        let r = s.run(timeoutMilliseconds: 1000)
+        guard case .fatal(let msg) = r.outcome else { return XCTFail("expected a fatal stop, got \(r.outcome)") }
+        XCTAssertTrue(msg.hasPrefix("PRO CPU: double exception loop: IllegalInstruction at 0x400903c0"), msg)
+        let text = s.coreReport().joined(separator: "\n")
+        XCTAssertTrue(text.contains("in an exception handler (PS.EXCM)"), text)
+        XCTAssertTrue(text.contains("EPC1=0x4008040c (_start+0xc)") || text.contains("(_start+0x"), text)
+        XCTAssertTrue(text.contains("DEPC=0x400903c0"), text)
+    }
+
     func testFatalStopReportsRegistersAndWindowedBacktrace() throws {
         let elf = temp("fatal.elf", try PanicReportTests.fatalProgram(unmodelledRead: false))
         let s = try Session(romPath: nil, appELF: elf)

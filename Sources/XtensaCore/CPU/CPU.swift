@@ -158,9 +158,16 @@ public final class XtensaCPU {
         st.pointee.pc = config.resetVector
         st.pointee.vecbase = config.vecbaseReset
         for i in 0..<64 { phys[i] = 0 }
+        fatalReason = nil
+        doubleExceptionRepeats = 0
         updateWindowCheck()
         scheduleTimers()
     }
+
+    /// Set when the core cannot go on (a double-exception loop): `run` returns `.fatal` with it
+    /// until a reset.
+    public private(set) var fatalReason: String?
+    var doubleExceptionRepeats = 0
 
     // MARK: - Registers
 
@@ -235,6 +242,15 @@ public final class XtensaCPU {
         if let v = vaddr { s.pointee.excvaddr = v }
         s.pointee.exccause = cause.rawValue
         if s.pointee.ps & PS.excm != 0 {
+            // An exception in the double-exception vector itself comes back there for ever.
+            if pc &- (s.pointee.vecbase &+ Vector.doubleException) < 0x40 {
+                doubleExceptionRepeats += 1
+                if doubleExceptionRepeats >= 2 && fatalReason == nil {
+                    fatalReason = "double exception loop: \(cause.name) at 0x\(hex(pc, digits: 8)) in the double-exception vector (VECBASE 0x\(hex(s.pointee.vecbase, digits: 8)), EXCVADDR 0x\(hex(s.pointee.excvaddr, digits: 8)))"
+                }
+            } else {
+                doubleExceptionRepeats = 0
+            }
             s.pointee.depc = pc
             s.pointee.pc = s.pointee.vecbase &+ Vector.doubleException
         } else {
@@ -374,6 +390,7 @@ public final class XtensaCPU {
         let s = st
         if !memory.retired.isEmpty { memory.reclaimRetired() }
         while true {
+            if let f = fatalReason { recomputeNextEvent(); return .fatal(f) }
             if s.pointee.stopRequested { s.pointee.stopRequested = false; recomputeNextEvent(); return .stopRequested }
             if s.pointee.exited { return .exit(s.pointee.exitCode) }
             fireTimers()
