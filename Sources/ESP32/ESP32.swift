@@ -95,6 +95,7 @@ public final class ESP32: XtensaBus {
             u.interruptChanged = { [unowned self] in self.updateInterrupts() }
             u.now = { [unowned self] in self.timeUnits }
             u.apbHz = { [unowned self] in self.apbHz }
+            u.cpuHz = { [unowned self] in self.cpuHz }
         }
         dport.interruptsChanged = { [unowned self] in self.updateInterrupts() }
         register(AnalogI2C())

@@ -5,14 +5,14 @@
 // Determinism rule. Simulated time is executed cycles and nothing else: the host's clock never
 // enters it. Host bytes are read between run slices but held back until the guest waits for
 // input; only then are they released onto the UART's RX line, which carries them at the baud
-// rate the guest configured, or faster (`minimumBaud`; see UART). While the guest waits and no
+// rate the guest configured, or faster (`frameCycles`; see UART). While the guest waits and no
 // input is held, simulated time stops and the emulator sleeps in poll(2) until the host sends
 // something (or a stop is requested). "The guest waits" means, at a slice boundary: an input
 // source is open (a TCP port, or stdin before end of file), every RX line is drained, no CPU
 // timer (CCOMPARE), timer group, FRC or watchdog event is armed, and either
 //   - every running core sits in WAITI, or
 //   - the APP CPU is not running and the PRO CPU is in a pure spin: stepped instruction by
-//     instruction it returns to an identical register state, for at least 4096 cycles, with
+//     instruction it returns to an identical register state (over at least 256 cycles), with
 //     memory unchanged, no UART traffic and no peripheral access other than UART registers
 //     (the ROM's download loop, the esptool stub's command loop, a polling read loop).
 // Such a guest can only leave its loop through an interrupt that host input raises, so
@@ -55,10 +55,11 @@ public final class SerialHub {
     public var quitByte: UInt8 = 0x1D
     /// Most host bytes an RX line holds before the host is not read any more (TCP back-pressure).
     public var lineLimit = 64 * 1024
-    /// Host bytes reach a UART at its configured baud rate, or at this rate if that is faster
-    /// (see UART.minimumRxBaud).
-    public var minimumBaud = 921_600 {
-        didSet { for u in inputUARTs { soc.uarts[u].minimumRxBaud = minimumBaud } }
+    /// Host bytes reach a UART at its configured baud rate, or one every this many CPU cycles if
+    /// that is faster (see UART.hostFrameCycles): 400 is 921600 baud at the ROM's 40 MHz, and
+    /// leaves the ROM's download loop twice the time it needs per byte.
+    public var frameCycles = 400 {
+        didSet { for u in inputUARTs { soc.uarts[u].hostFrameCycles = frameCycles } }
     }
 
     /// Host bytes read but not yet released to each UART (see the rule above).
@@ -119,14 +120,14 @@ public final class SerialHub {
         }
         let p = UInt16(bigEndian: actual.sin_port)
         ports.append(TCPPort(uart: uart, listener: fd, port: p))
-        soc.uarts[uart].minimumRxBaud = minimumBaud
+        soc.uarts[uart].hostFrameCycles = frameCycles
         return p
     }
 
     /// Feeds stdin to UART `uart` (raw terminal mode is the caller's business, see RawTerminal).
     public func attachStdin(uart: Int = 0) {
         stdinUART = uart
-        soc.uarts[uart].minimumRxBaud = minimumBaud
+        soc.uarts[uart].hostFrameCycles = frameCycles
     }
 
     /// Whether any host input can still come (a TCP port, or stdin before end of file).
@@ -239,19 +240,25 @@ public final class SerialHub {
         for p in ports { flush(p) }
         _ = pollInput(timeoutMilliseconds: 0)
         let pending = !held.allSatisfy(\.isEmpty)
-        if !pending && !inputPossible { waitingForInput = false; return }
         if !waitingForInput {
+            // Evaluated at every slice boundary, whatever the host does, so that where the guest
+            // is found waiting depends on the guest alone.
             guard guestWaitsForInput() else {
                 if pending && soc.timeUnits &- heldSince >= releaseAfter { release() }
                 return
             }
+            if pending { release(); return }
+            guard inputPossible else { return }   // no input can come: let time run
             waitingForInput = true
             waits += 1
         }
         // Simulated time stands still: sleep until the host sends something (or briefly, so the
         // other services and stop requests keep being served), then take the whole burst.
         if !pending {
-            guard pollInput(timeoutMilliseconds: 20) else { session.holdTime = true; return }
+            guard pollInput(timeoutMilliseconds: 20) else {
+                if inputPossible { session.holdTime = true } else { waitingForInput = false }
+                return
+            }
         }
         while pollInput(timeoutMilliseconds: 2) {}
         release()
@@ -267,7 +274,8 @@ public final class SerialHub {
     /// UART bytes moved in either direction since power-on (all UARTs).
     var traffic: UInt64 { soc.uarts.reduce(0) { $0 &+ $1.transmitted &+ $1.received } }
 
-    /// The idle rule described at the top of this file.
+    /// The idle rule described at the top of this file (the spin probe also needs a slice
+    /// without UART traffic first: fewer probes while the guest talks).
     func guestWaitsForInput() -> Bool {
         let t = traffic
         defer { lastTraffic = traffic }
@@ -282,7 +290,7 @@ public final class SerialHub {
             probeBackoff = 0
             return true
         }
-        probeBackoff = min(64, max(1, probeBackoff * 2))
+        probeBackoff = min(8, max(1, probeBackoff * 2))
         probeSkip = probeBackoff
         return false
     }
@@ -293,8 +301,9 @@ public final class SerialHub {
 /// as deterministic as the run.
 struct SpinProbe {
     let soc: ESP32
-    /// Longest loop looked for, and the shortest stretch the loop must be verified over.
-    static let maxLoop = 4096, minVerify = 4096
+    /// Longest loop looked for, and the shortest stretch it is verified over (one turn proves it:
+    /// nothing the loop can observe changes without an interrupt; more turns cost little).
+    static let maxLoop = 4096, minVerify = 256
 
     /// The PRO CPU's architectural state and what of the SoC a loop could observe.
     func state() -> [UInt32] {

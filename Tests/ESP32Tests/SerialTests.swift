@@ -377,13 +377,13 @@ final class UARTLineTests: XCTestCase {
         XCTAssertEqual((0..<3).map { _ in u.read(offset: 0, size: 4)! }, [1, 2, 3])
     }
 
-    func testMinimumBaudSpeedsUpASlowLine() {
+    func testHostFrameCyclesSpeedUpASlowLine() {
         let u = makeUART()
+        u.cpuHz = { 160_000_000 }
         _ = u.write(offset: 0x14, size: 4, value: 80_000_000 / 9600)
-        u.minimumRxBaud = 921_600
+        u.hostFrameCycles = 400
         u.receive([7])
-        let due = u.update()!
-        XCTAssertLessThanOrEqual(due, 10 * 1_920_000_000 / 921_600 + 1)
+        XCTAssertEqual(u.update(), 400 * 12, "400 CPU cycles at 160 MHz, in 1/1920 MHz units")
     }
 
     func testFIFOHoldsAtMost128AndTheLineWaits() {

@@ -5,7 +5,7 @@
 // Reception: bytes from the host (`receive`) travel on the RX line one frame at a time, at the
 // baud rate and frame format the guest configured (CLKDIV, CONF0), measured in simulated time,
 // and enter the RX FIFO as it has room (the host side holds the rest, as flow control would);
-// `minimumRxBaud` makes a host line faster than a slow configured rate.
+// `hostFrameCycles` makes a host line faster than a slow configured rate.
 // While autobaud is enabled the line's edges are counted (RXD_CNT); the pulse-width registers
 // report a 115200-baud sender, the rate esptool and serial monitors start at.
 
@@ -81,10 +81,13 @@ public final class UART: Peripheral {
         line.append(contentsOf: bytes)
     }
 
-    /// The slowest rate host bytes arrive at (0: exactly the configured baud rate). A TCP
-    /// socket or a pipe has no baud rate, and clients such as esptool time their requests by
-    /// the wall clock as if the link were a real one next to a real-time chip.
-    public var minimumRxBaud = 0
+    /// The longest a host byte takes on the line, in CPU cycles (0: exactly the configured baud
+    /// rate). A TCP socket or a pipe has no baud rate, and clients such as esptool time their
+    /// requests by the wall clock as if the link were a real one next to a real-time chip; in CPU
+    /// cycles, so that a guest has the same time to take each byte at any clock.
+    public var hostFrameCycles = 0
+    /// The CPU clock (for `hostFrameCycles`).
+    public var cpuHz: () -> UInt64 = { 80_000_000 }
 
     /// Bytes in the RX FIFO.
     public var rxCount: Int { rx.count }
@@ -101,9 +104,11 @@ public final class UART: Peripheral {
         let halfBits = 2 * (1 + dataBits + parity) + stopHalfBits
         let v = regs[UART.clkdiv]
         var div16 = max(16, UInt64(v & 0xFFFFF) << 4 | UInt64((v >> 20) & 0xF))   // APB cycles per bit, x16
-        if minimumRxBaud > 0 { div16 = max(16, min(div16, 16 * apbHz() / UInt64(minimumRxBaud))) }
+
         // halfBits/2 bits * div16/16 APB cycles each, at 1920 MHz / apbHz units per APB cycle.
-        return max(1, halfBits * div16 * 1_920_000_000 / (32 * max(1, apbHz())))
+        let configured = max(1, halfBits * div16 * 1_920_000_000 / (32 * max(1, apbHz())))
+        guard hostFrameCycles > 0 else { return configured }
+        return min(configured, UInt64(hostFrameCycles) * (1_920_000_000 / max(1, cpuHz())))
     }
 
     /// Moves the line's bytes whose frame has ended into the FIFO; returns when the next is due.
