@@ -343,7 +343,7 @@ final class SerialTests: XCTestCase {
 }
 
 /// The UART's RX line, autobaud registers and interrupt latency, on a UART alone.
-final class UARTLineTests: XCTestCase {
+final class SerialLineTests: XCTestCase {
     var time: UInt64 = 0
 
     func makeUART() -> UART {
