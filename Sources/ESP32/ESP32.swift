@@ -147,6 +147,29 @@ public final class ESP32: XtensaBus {
                 loaded += seg.data.count
             }
             guard loaded > 0 else { throw InputError("\(path): ROM ELF has no segments in ROM (0x40000000-0x4006FFFF)") }
+            // The ROM's initialised data (.data_* sections: written, not allocated, addressed in
+            // DRAM) has no bytes in the ELF's ROM segments, but the ROM's startup copies it from
+            // there. Each DRAM region starts with a 4-byte ".from_now_on_..._into_dramN" marker
+            // section whose segment gives the region's place in ROM; the region's sections follow
+            // it in address order, 16-byte aligned. Rebuild those bytes as the chip's ROM has them.
+            let markers = elf.sections.filter { $0.name.hasPrefix(".from_now_on_") }.compactMap { m -> (UInt32, UInt32)? in
+                guard let seg = elf.segments.first(where: { $0.virtualAddress == m.address && $0.fileSize > 0 }) else { return nil }
+                return (m.address, seg.physicalAddress &+ m.size)
+            }.sorted { $0.0 < $1.0 }
+            let initialised = elf.sections.filter {
+                $0.name.hasPrefix(".data") && !$0.name.hasSuffix("_app") && $0.type == 1 && !$0.isAllocated
+            }.sorted { $0.address < $1.address }
+            for (i, marker) in markers.enumerated() {
+                let end = i + 1 < markers.count ? markers[i + 1].0 : UInt32.max
+                var at = marker.1
+                for sec in initialised where sec.address >= marker.0 && sec.address < end {
+                    at = (at + 15) & ~15
+                    if !sec.data.isEmpty, at >= AddressMap.rom0, Int(at - AddressMap.rom0) + sec.data.count <= memory.rom.size {
+                        sec.data.withUnsafeBytes { memory.rom.bytes.advanced(by: Int(at - AddressMap.rom0)).copyMemory(from: $0.baseAddress!, byteCount: sec.data.count) }
+                    }
+                    at &+= UInt32(sec.data.count)
+                }
+            }
             return elf.symbols
         }
         guard !bytes.isEmpty else { throw InputError("\(path): ROM file is empty") }
