@@ -29,6 +29,7 @@ public final class Session {
     public init(romPath: String?, image: [UInt8] = [], imagePath: String? = nil, parts: [Part] = [],
                 flashSize: Int? = nil, symbolFiles: [String] = [], efusePath: String? = nil,
                 appELF: String? = nil, persist: Bool = false,
+                chainBootloader: [UInt8]? = nil, chainPartitionTable: [UInt8]? = nil,
                 imageAt0x1000: [UInt8]? = nil, directStartPath: String? = nil) throws {
         if let r = romPath { symbols.add(try soc.loadROM(path: r)) }
         var symbolFiles = symbolFiles
@@ -40,8 +41,16 @@ public final class Session {
         }
         if let elf = appELF {
             let l = try DirectBoot.layout(elfPath: elf, flashSize: flashSize ?? 4 << 20)
-            generated = try DirectBoot.flashParts(l, withStub: romPath != nil)
-            layout = l
+            if let bootloader = chainBootloader {
+                // The whole chain around the ELF: a real 2nd-stage bootloader at 0x1000, a
+                // partition table at 0x8000 and the converted app at 0x10000.
+                generated = [(0x1000, bootloader),
+                             (DirectBoot.tableOffset, chainPartitionTable ?? DirectBoot.singleAppTable(appSize: l.appImage.count)),
+                             (DirectBoot.appOffset, l.appImage)]
+            } else {
+                generated = try DirectBoot.flashParts(l, withStub: romPath != nil)
+                layout = l
+            }
             symbolFiles.append(elf)
         }
         for s in symbolFiles {

@@ -23,6 +23,8 @@ struct Run: ParsableCommand {
     @Flag(help: "Stop at the first access to an address no model covers.") var strict = false
     @Flag(help: "Write flash changes back to FILE (otherwise they go to a private copy).") var flashPersist = false
     @Flag(help: "Boot an app ELF without running the ROM (for programs that do not use ROM functions).") var noRom = false
+    @Option(help: "With an app ELF: a 2nd-stage bootloader image for 0x1000, to boot the ELF (converted with elf2image, at 0x10000) through the whole chain.") var bootloader: String?
+    @Option(help: "With --bootloader: the partition table for 0x8000 (default: a single factory app at 0x10000).") var partitionTable: String?
 
     func validate() throws {
         if let s = flashSize, Run.parseFlashSize(s) == nil { throw ValidationError("--flash-size: '\(s)' is not one of 2MB, 4MB, 8MB, 16MB") }
@@ -122,10 +124,25 @@ struct Run: ParsableCommand {
             }
             let romPath = noRom ? nil : try Run.findROM(rom)
             if romPath == nil && elf == nil { throw ValidationError("--no-rom boots an app ELF: give one as FILE") }
+            var chainBootloader: [UInt8]?, chainTable: [UInt8]?
+            if let b = bootloader {
+                guard elf != nil else { throw ValidationError("--bootloader builds the chain around an app ELF: give the ELF as FILE") }
+                guard romPath != nil else { throw ValidationError("--bootloader needs the ROM (it boots the chain from reset); drop --no-rom") }
+                let bytes = try readInput(b)
+                try FlashChecks.part(bytes, path: b, offset: FlashChecks.bootloaderOffset)
+                chainBootloader = bytes
+            }
+            if let t = partitionTable {
+                guard bootloader != nil else { throw ValidationError("--partition-table goes with --bootloader") }
+                let bytes = try readInput(t)
+                try FlashChecks.part(bytes, path: t, offset: 0x8000)
+                chainTable = bytes
+            }
             session = try Session(romPath: romPath, image: image, imagePath: file,
                                   parts: partList.map { Session.Part(offset: $0.0, path: $0.1) },
                                   flashSize: flashSize.flatMap(Run.parseFlashSize), symbolFiles: symbols, efusePath: efuse,
-                                  appELF: elf, persist: flashPersist)
+                                  appELF: elf, persist: flashPersist,
+                                  chainBootloader: chainBootloader, chainPartitionTable: chainTable)
         } catch let e as InputError { throw ValidationError(e.message) }
         session.soc.diagnostics.strict = strict
         try serial.attach(to: session)
