@@ -453,14 +453,26 @@ public final class ESP32: XtensaBus {
         case limit, stopped, exit(Int32), fatal(String)
     }
 
+    /// Observation hooks per core (tracer, debugger); nil runs the plain interpreter loop.
+    public var hooks: [HookTarget?] = [nil, nil]
+    /// A slice that a hook stopped part-way (breakpoint, single step): `run` finishes it first, so
+    /// stopping never changes how the cores interleave.
+    var stoppedSlice: (slice: UInt64, unitsPerCycle: UInt64, proUsed: UInt64, appUsed: UInt64?, r0: StopReason)?
+
+    @inline(__always) func runCore(_ i: Int, cycles: UInt64) -> StopReason {
+        if let h = hooks[i] { return cores[i].run(cycles: cycles, forwardingTo: h) }
+        return cores[i].run(cycles: cycles)
+    }
+
     /// Runs both cores, interleaved by a fixed quantum, for at most `cycles` PRO CPU cycles.
+    /// Returns `.stopped` when a hook stops a core (`.breakpoint`).
     public func run(cycles budget: UInt64, shouldStop: () -> Bool = { false }) -> RunResult {
         var remaining = budget
         while remaining > 0 {
             var slice = min(quantum, remaining)
-            let unitsPerCycle = 1_920_000_000 / max(1, cpuHz)
+            var unitsPerCycle = 1_920_000_000 / max(1, cpuHz)
             // Both cores wait for an interrupt: jump straight to the next event that can wake one.
-            if cores[0].isWaiting && (!appRunning || cores[1].isWaiting) && pendingReset == nil {
+            if cores[0].isWaiting && (!appRunning || cores[1].isWaiting) && pendingReset == nil && stoppedSlice == nil {
                 var skip = remaining
                 for (i, c) in cores.enumerated() where i == 0 || appRunning {
                     let t = c.nextTimerCycle
@@ -489,11 +501,20 @@ public final class ESP32: XtensaBus {
                 let until = nextPeripheralEvent > timeUnits ? (nextPeripheralEvent - timeUnits) / unitsPerCycle + 1 : 1
                 slice = min(slice, until)
             }
-            let startPro = cores[0].st.pointee.cycles
-            let r0 = cores[0].run(cycles: slice)
-            let used = max(1, cores[0].st.pointee.cycles - startPro)
-            if appRunning {
-                _ = cores[1].run(cycles: used)
+            var proUsed: UInt64 = 0, appUsed: UInt64?, r0 = StopReason.limit
+            if let s = stoppedSlice { (slice, unitsPerCycle, proUsed, appUsed, r0) = s; stoppedSlice = nil }
+            if appUsed == nil {
+                let startPro = cores[0].st.pointee.cycles
+                r0 = runCore(0, cycles: slice - proUsed)
+                proUsed += cores[0].st.pointee.cycles - startPro
+                if r0 == .breakpoint { stoppedSlice = (slice, unitsPerCycle, proUsed, nil, r0); return .stopped }
+            }
+            let used = max(1, proUsed)
+            if appRunning, (appUsed ?? 0) < used {
+                let startApp = cores[1].st.pointee.cycles
+                let r1 = runCore(1, cycles: used - (appUsed ?? 0))
+                let done = (appUsed ?? 0) + cores[1].st.pointee.cycles - startApp
+                if r1 == .breakpoint { stoppedSlice = (slice, unitsPerCycle, proUsed, done, r0); return .stopped }
             }
             timeUnits &+= used * unitsPerCycle
             remaining = remaining > used ? remaining - used : 0
