@@ -30,7 +30,7 @@ struct ESP32Emu: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "esp32emu",
         abstract: "An instruction-level, deterministic emulator of the ESP32 (two Xtensa LX6 cores).",
-        subcommands: [Demo.self, Run.self, Asm.self, Disasm.self, ImageInfoCommand.self, Elf2ImageCommand.self, MergeBinCommand.self, PartitionTableCommand.self],
+        subcommands: [Demo.self, Run.self, Asm.self, Disasm.self, ImageInfoCommand.self, Elf2ImageCommand.self, MergeBinCommand.self, PartitionTableCommand.self, TraceDiffCommand.self],
         defaultSubcommand: Demo.self
     )
 }
