@@ -168,7 +168,12 @@ public final class DebugController {
             }
         }
         preInstructions[core] = instructions
-        if pc == cpu.config.resetVector { symbolizer.reset(); callTracer?.reset(core: core) }
+        if pc == cpu.config.resetVector {
+            // The PRO CPU starting over means the ROM loads the images again; the APP CPU starts at
+            // the same vector when the app releases it.
+            if core == 0 { symbolizer.reset() }
+            callTracer?.reset(core: core)
+        }
         if !watchpoints.isEmpty, let a = DataAccess.of(d, cpu: cpu) { checkWatchpoints(core, a) }
         if tracer != nil || callTracer != nil {
             if window == .waiting, pc == traceFrom { window = .open }
