@@ -165,9 +165,12 @@ public final class XtensaCPU {
     }
 
     /// Set when the core cannot go on (a double-exception loop): `run` returns `.fatal` with it
-    /// until a reset.
+    /// until a reset. Not while hooks observe the core: a debugger shows the loop as it is (the
+    /// core spinning in the vector) and may change PC and go on.
     public private(set) var fatalReason: String?
     var doubleExceptionRepeats = 0
+    /// Whether the current `run` reports instructions to hooks (a debugger or a tracer).
+    var observed = false
 
     // MARK: - Registers
 
@@ -245,7 +248,7 @@ public final class XtensaCPU {
             // An exception in the double-exception vector itself comes back there for ever.
             if pc &- (s.pointee.vecbase &+ Vector.doubleException) < 0x40 {
                 doubleExceptionRepeats += 1
-                if doubleExceptionRepeats >= 2 && fatalReason == nil {
+                if doubleExceptionRepeats >= 2 && fatalReason == nil && !observed {
                     fatalReason = "double exception loop: \(cause.name) at 0x\(hex(pc, digits: 8)) in the double-exception vector (VECBASE 0x\(hex(s.pointee.vecbase, digits: 8)), EXCVADDR 0x\(hex(s.pointee.excvaddr, digits: 8)))"
                 }
             } else {

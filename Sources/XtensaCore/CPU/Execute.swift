@@ -97,6 +97,7 @@ extension XtensaCPU {
         if s.pointee.waiting || s.pointee.stopRequested { requestEventCheck() }
         // Observers see every iteration of a busy-wait; the plain loop runs them in one step.
         s.pointee.spinSkipping = !H.active
+        observed = H.active
         while true {
             if s.pointee.cycles >= s.pointee.nextEvent {
                 if let reason = handleEvents() { return reason }
