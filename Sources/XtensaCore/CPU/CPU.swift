@@ -132,6 +132,8 @@ public final class XtensaCPU {
         decodedTable = memory.decoded
         st = UnsafeMutablePointer<CPUState>.allocate(capacity: 1)
         st.initialize(to: CPUState())
+        memory.codeDropped = UnsafeMutableRawPointer(st).advanced(by: MemoryLayout<CPUState>.offset(of: \CPUState.nextEvent)!)
+            .assumingMemoryBound(to: UInt64.self)
         phys = UnsafeMutablePointer<UInt32>.allocate(capacity: 64)
         phys.initialize(repeating: 0, count: 64)
         softwareMask = config.mask(of: .software)
@@ -143,6 +145,7 @@ public final class XtensaCPU {
     }
 
     deinit {
+        memory.codeDropped = nil
         st.deinitialize(count: 1); st.deallocate()
         phys.deallocate()
     }

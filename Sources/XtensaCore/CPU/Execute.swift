@@ -98,15 +98,28 @@ extension XtensaCPU {
         // Observers see every iteration of a busy-wait; the plain loop runs them in one step.
         s.pointee.spinSkipping = !H.active
         observed = H.active
+        // The predecoded slot of the next instruction when it is already known: the slot after
+        // a sequential instruction, or a branch target in the same page. Decode pages carry
+        // empty slots past their end, so running off a page falls back to a full fetch. Anything
+        // that drops a decode page or changes what runs next (exceptions, interrupts, timers)
+        // goes through the event check, which forgets it.
+        var next: UnsafeMutablePointer<Decoded>? = nil
         while true {
             if s.pointee.cycles >= s.pointee.nextEvent {
                 if let reason = handleEvents() { return reason }
+                next = nil
             }
             let pc = s.pointee.pc
-            guard let dp = fetch(pc) else {
+            let dp: UnsafeMutablePointer<Decoded>
+            if let q = next, q.pointee.length != 0 {
+                dp = q
+            } else if let f = fetch(pc) {
+                dp = f
+            } else {
                 // The fetch raised an exception and PC is now its vector. A vector that cannot
                 // be fetched either would loop forever: stop with a report instead.
                 // Consecutive failures (one cycle each) mean the vector itself is unreachable.
+                next = nil
                 fetchFailures = s.pointee.cycles == lastFetchFailure ? fetchFailures + 1 : 1
                 s.pointee.cycles &+= 1
                 s.pointee.idleCycles &+= 1
@@ -125,6 +138,7 @@ extension XtensaCPU {
             }
             if d.panel > s.pointee.freePanels {
                 windowOverflow(pc: pc)
+                next = nil
                 if H.active { hooks.after(self, pc: pc, decoded: dp.pointee, completed: false) }
                 continue
             }
@@ -132,14 +146,24 @@ extension XtensaCPU {
             let completed = execute(d, pc: pc)
             if completed {
                 // Sequential fall-through: zero-overhead loop back-edge.
-                let npc = pc &+ UInt32(d.length)
+                let len = Int(d.length)
+                let npc = pc &+ UInt32(truncatingIfNeeded: len)
                 s.pointee.pc = npc
+                next = dp + len
                 if npc == s.pointee.lend, s.pointee.lcount != 0, s.pointee.ps & PS.excm == 0 {
                     s.pointee.lcount &-= 1
-                    s.pointee.pc = s.pointee.lbeg
+                    let target = s.pointee.lbeg
+                    s.pointee.pc = target
+                    next = (target ^ pc) >> pageShift == 0 ? dp - Int(pc & 0xFFF) + Int(target & 0xFFF) : nil
                 }
+            } else {
+                let target = s.pointee.pc
+                next = (target ^ pc) >> pageShift == 0 ? dp - Int(pc & 0xFFF) + Int(target & 0xFFF) : nil
             }
-            if H.active { hooks.after(self, pc: pc, decoded: dp.pointee, completed: completed) }
+            if H.active {
+                hooks.after(self, pc: pc, decoded: dp.pointee, completed: completed)
+                next = nil
+            }
         }
     }
 

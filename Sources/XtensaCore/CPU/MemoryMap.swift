@@ -140,8 +140,10 @@ public final class MemoryMap {
     }
 
     @inline(never) func makeDecodePage(_ page: Int) -> UnsafeMutablePointer<Decoded> {
-        let d = UnsafeMutablePointer<Decoded>.allocate(capacity: pageSize)
-        d.initialize(repeating: Decoded.empty, count: pageSize)
+        // Empty slots past the end: the run loop steps from an instruction at the end of the
+        // page to one of them and then fetches from the next page.
+        let d = UnsafeMutablePointer<Decoded>.allocate(capacity: pageSize + 4)
+        d.initialize(repeating: Decoded.empty, count: pageSize + 4)
         decoded[page] = d
         decodedPages.append(page)
         for p in aliases(of: page) { refresh(p) }
@@ -158,6 +160,9 @@ public final class MemoryMap {
     /// Decode pages dropped while an instruction may still be reading its slot; freed at the next
     /// safe point (`reclaimRetired`, from the run loop's event check).
     var retired: [UnsafeMutablePointer<Decoded>] = []
+    /// Set to 0 whenever a decode page is dropped: the owning CPU's next-event cycle, so its
+    /// run loop stops using slots of the dropped page before the next instruction.
+    var codeDropped: UnsafeMutablePointer<UInt64>?
 
     public func reclaimRetired() {
         for d in retired { d.deallocate() }
@@ -168,6 +173,8 @@ public final class MemoryMap {
         guard let d = decoded[page] else { return }
         retired.append(d)
         decoded[page] = nil
+        // The CPU may hold a pointer to the next slot of this page: make it look again.
+        codeDropped?.pointee = 0
         if let i = decodedPages.firstIndex(of: page) { decodedPages.remove(at: i) }
     }
 
