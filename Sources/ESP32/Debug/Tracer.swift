@@ -135,7 +135,7 @@ public final class InstructionTracer {
         active[core] = true
         cycle[core] = cpu.st.pointee.cycles
         let b = saved[core]
-        b.update(from: cpu.phys, count: 64)
+        for i in 0..<64 { b[i] = cpu.phys[i] }
         InstructionTracer.capture(cpu.st, b + 64)
         // The value a store writes, from its register: reading it back from memory could disturb
         // a peripheral register (reads have side effects).

@@ -22,6 +22,10 @@ public enum StopReason: Equatable, Sendable {
 /// Architectural state kept in one flat struct behind a pointer, so the
 /// interpreter reaches it without ARC or exclusivity checks.
 public struct CPUState {
+    /// The current window's a0-a15 (first, so the interpreter reaches a register at a fixed
+    /// offset from the state pointer); the other physical registers are in `XtensaCPU.backing`.
+    public var ar: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32,
+                    UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
     public var pc: UInt32 = 0
     public var sar: UInt32 = 0
     public var lbeg: UInt32 = 0
@@ -96,13 +100,28 @@ public struct CPUState {
     public var exited: Bool = false
 }
 
+/// The physical address register file seen from outside the core (debugger, traces, reports).
+public struct PhysicalRegisters {
+    unowned(unsafe) let cpu: XtensaCPU
+    public subscript(i: Int) -> UInt32 {
+        get { cpu.physicalRegister(i) }
+        nonmutating set { cpu.setPhysicalRegister(i, newValue) }
+    }
+}
+
 public final class XtensaCPU {
     public let config: CoreConfig
     public let memory: MemoryMap
     public unowned(unsafe) var bus: XtensaBus
     public let st: UnsafeMutablePointer<CPUState>
-    /// The 64 physical address registers.
-    public let phys: UnsafeMutablePointer<UInt32>
+    /// The current window's sixteen registers a0-a15 (`CPUState.ar`), where instructions read
+    /// and write them.
+    let regs: UnsafeMutablePointer<UInt32>
+    /// The 64 physical address registers; the current window's entries are in `regs` until
+    /// the window moves (see `setWindowBase`).
+    let backing: UnsafeMutablePointer<UInt32>
+    /// The 64 physical address registers (ar0-ar63), whichever window holds them.
+    public var phys: PhysicalRegisters { PhysicalRegisters(cpu: self) }
     /// Bytes written by semihosting SYS_write to fd 1/2.
     public var semihostingOutput: ((Int32, [UInt8]) -> Void)?
     /// Called once per unknown special register access etc. (diagnostics).
@@ -134,8 +153,9 @@ public final class XtensaCPU {
         st.initialize(to: CPUState())
         memory.codeDropped = UnsafeMutableRawPointer(st).advanced(by: MemoryLayout<CPUState>.offset(of: \CPUState.nextEvent)!)
             .assumingMemoryBound(to: UInt64.self)
-        phys = UnsafeMutablePointer<UInt32>.allocate(capacity: 64)
-        phys.initialize(repeating: 0, count: 64)
+        regs = UnsafeMutableRawPointer(st).assumingMemoryBound(to: UInt32.self)
+        backing = UnsafeMutablePointer<UInt32>.allocate(capacity: 64)
+        backing.initialize(repeating: 0, count: 64)
         softwareMask = config.mask(of: .software)
         edgeMask = config.mask(of: .edge) | config.mask(of: .nmi)
         var lm = [UInt32](repeating: 0, count: 8)
@@ -147,7 +167,7 @@ public final class XtensaCPU {
     deinit {
         memory.codeDropped = nil
         st.deinitialize(count: 1); st.deallocate()
-        phys.deallocate()
+        backing.deallocate()
     }
 
     /// Power-on reset.
@@ -160,7 +180,8 @@ public final class XtensaCPU {
         st.pointee.ccountOffset = UInt32(truncatingIfNeeded: 0 &- cycles)
         st.pointee.pc = config.resetVector
         st.pointee.vecbase = config.vecbaseReset
-        for i in 0..<64 { phys[i] = 0 }
+        for i in 0..<64 { backing[i] = 0 }
+        for i in 0..<16 { regs[i] = 0 }
         fatalReason = nil
         doubleExceptionRepeats = 0
         updateWindowCheck()
@@ -184,11 +205,41 @@ public final class XtensaCPU {
 
     /// Address register `i` (0...15) of the current window.
     @inline(__always) public func ar(_ i: Int) -> UInt32 {
-        phys[(Int(st.pointee.windowBase) &* 4 &+ i) & 63]
+        UnsafeMutableRawPointer(st).load(fromByteOffset: (i & 15) &* 4, as: UInt32.self)
     }
 
     @inline(__always) public func setAR(_ i: Int, _ v: UInt32) {
-        phys[(Int(st.pointee.windowBase) &* 4 &+ i) & 63] = v
+        UnsafeMutableRawPointer(st).storeBytes(of: v, toByteOffset: (i & 15) &* 4, as: UInt32.self)
+    }
+
+    /// Physical address register `i` (0...63).
+    public func physicalRegister(_ i: Int) -> UInt32 {
+        let k = (i &- Int(st.pointee.windowBase) &* 4) & 63
+        return k < 16 ? regs[k] : backing[i & 63]
+    }
+
+    public func setPhysicalRegister(_ i: Int, _ v: UInt32) {
+        let k = (i &- Int(st.pointee.windowBase) &* 4) & 63
+        if k < 16 { regs[k] = v } else { backing[i & 63] = v }
+    }
+
+    /// Moves the register window: the current window's registers go back to the physical file
+    /// and the new window's come out of it. Every change of WINDOWBASE goes through here.
+    @inline(__always) func setWindowBase(_ wb: UInt32) {
+        let old = Int(st.pointee.windowBase) &* 4
+        let new = Int(wb & 15) &* 4
+        st.pointee.windowBase = wb & 15
+        if old == new { return }
+        if old <= 48 {
+            UnsafeMutableRawPointer(backing + old).storeBytes(of: UnsafeRawPointer(regs).loadUnaligned(as: SIMD16<UInt32>.self), as: SIMD16<UInt32>.self)
+        } else {
+            for i in 0..<16 { backing[(old &+ i) & 63] = regs[i] }
+        }
+        if new <= 48 {
+            UnsafeMutableRawPointer(regs).storeBytes(of: UnsafeRawPointer(backing + new).loadUnaligned(as: SIMD16<UInt32>.self), as: SIMD16<UInt32>.self)
+        } else {
+            for i in 0..<16 { regs[i] = backing[(new &+ i) & 63] }
+        }
     }
 
     @inline(__always) func fr(_ i: UInt8) -> UInt32 {
@@ -232,7 +283,7 @@ public final class XtensaCPU {
         let n = UInt32(rot.trailingZeroBitCount) + 1
         s.pointee.ps = (s.pointee.ps & ~PS.owbMask) | (wb << PS.owbShift) | PS.excm
         s.pointee.epc.0 = pc
-        s.pointee.windowBase = (wb + n) & 15
+        setWindowBase(wb + n)
         let next = (rot >> n).trailingZeroBitCount
         let vec: UInt32 = next == 0 ? Vector.windowOverflow4 : next == 1 ? Vector.windowOverflow8 : Vector.windowOverflow12
         s.pointee.pc = s.pointee.vecbase &+ vec
@@ -509,7 +560,7 @@ public final class XtensaCPU {
         case SR.acclo: s.pointee.acc = (s.pointee.acc & ~0xFFFF_FFFF) | Int64(v)
         case SR.acchi: s.pointee.acc = (Int64(Int8(truncatingIfNeeded: v)) << 32) | (s.pointee.acc & 0xFFFF_FFFF)
         case 32...35: withUnsafeMutableBytes(of: &s.pointee.m) { $0.storeBytes(of: v, toByteOffset: (n - 32) * 4, as: UInt32.self) }
-        case SR.windowbase: s.pointee.windowBase = v & 15; updateWindowCheck()
+        case SR.windowbase: setWindowBase(v); updateWindowCheck()
         case SR.windowstart: s.pointee.windowStart = v & 0xFFFF; updateWindowCheck()
         case 89: break // MMID: trace only
         case SR.ibreakenable: s.pointee.ibreakenable = v & 3

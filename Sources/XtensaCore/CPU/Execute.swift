@@ -5,12 +5,13 @@
 // folded into one comparison against `nextEvent`.
 
 extension XtensaCPU {
+    // Register operands are 4-bit fields (0...15): a0-a15 sit at the start of the state.
     @inline(__always) func r(_ i: UInt8) -> UInt32 {
-        phys[(Int(st.pointee.windowBase) &* 4 &+ Int(i)) & 63]
+        UnsafeMutableRawPointer(st).load(fromByteOffset: Int(i) &* 4, as: UInt32.self)
     }
 
     @inline(__always) func w(_ i: UInt8, _ v: UInt32) {
-        phys[(Int(st.pointee.windowBase) &* 4 &+ Int(i)) & 63] = v
+        UnsafeMutableRawPointer(st).storeBytes(of: v, toByteOffset: Int(i) &* 4, as: UInt32.self)
     }
 
     @inline(__always) func load8(_ a: UInt32, _ pc: UInt32) -> UInt32 {
@@ -103,23 +104,24 @@ extension XtensaCPU {
         // empty slots past their end, so running off a page falls back to a full fetch. Anything
         // that drops a decode page or changes what runs next (exceptions, interrupts, timers)
         // goes through the event check, which forgets it.
-        var next: UnsafeMutablePointer<Decoded>? = nil
+        let unknown = Decoded.unknownSlot
+        var next = unknown
         while true {
             if s.pointee.cycles >= s.pointee.nextEvent {
                 if let reason = handleEvents() { return reason }
-                next = nil
+                next = unknown
             }
             let pc = s.pointee.pc
             let dp: UnsafeMutablePointer<Decoded>
-            if let q = next, q.pointee.length != 0 {
-                dp = q
+            if next.pointee.length != 0 {
+                dp = next
             } else if let f = fetch(pc) {
                 dp = f
             } else {
                 // The fetch raised an exception and PC is now its vector. A vector that cannot
                 // be fetched either would loop forever: stop with a report instead.
                 // Consecutive failures (one cycle each) mean the vector itself is unreachable.
-                next = nil
+                next = unknown
                 fetchFailures = s.pointee.cycles == lastFetchFailure ? fetchFailures + 1 : 1
                 s.pointee.cycles &+= 1
                 s.pointee.idleCycles &+= 1
@@ -138,7 +140,7 @@ extension XtensaCPU {
             }
             if d.panel > s.pointee.freePanels {
                 windowOverflow(pc: pc)
-                next = nil
+                next = unknown
                 if H.active { hooks.after(self, pc: pc, decoded: dp.pointee, completed: false) }
                 continue
             }
@@ -154,15 +156,15 @@ extension XtensaCPU {
                     s.pointee.lcount &-= 1
                     let target = s.pointee.lbeg
                     s.pointee.pc = target
-                    next = (target ^ pc) >> pageShift == 0 ? dp - Int(pc & 0xFFF) + Int(target & 0xFFF) : nil
+                    next = (target ^ pc) >> pageShift == 0 ? dp - Int(pc & 0xFFF) + Int(target & 0xFFF) : unknown
                 }
             } else {
                 let target = s.pointee.pc
-                next = (target ^ pc) >> pageShift == 0 ? dp - Int(pc & 0xFFF) + Int(target & 0xFFF) : nil
+                next = (target ^ pc) >> pageShift == 0 ? dp - Int(pc & 0xFFF) + Int(target & 0xFFF) : unknown
             }
             if H.active {
                 hooks.after(self, pc: pc, decoded: dp.pointee, completed: completed)
-                next = nil
+                next = unknown
             }
         }
     }
@@ -330,7 +332,7 @@ extension XtensaCPU {
             }
             w(d.a, r(d.b))
         case .rotw:
-            s.pointee.windowBase = UInt32(bitPattern: Int32(bitPattern: s.pointee.windowBase) &+ d.imm) & 15
+            setWindowBase(UInt32(bitPattern: Int32(bitPattern: s.pointee.windowBase) &+ d.imm))
             updateWindowCheck()
 
         // MARK: Branches
@@ -392,7 +394,7 @@ extension XtensaCPU {
         case .rfwo, .rfwu:
             if d.op == .rfwo { s.pointee.windowStart &= ~wsBit(s.pointee.windowBase) }
             else { s.pointee.windowStart |= wsBit(s.pointee.windowBase) }
-            s.pointee.windowBase = (s.pointee.ps & PS.owbMask) >> PS.owbShift
+            setWindowBase((s.pointee.ps & PS.owbMask) >> PS.owbShift)
             s.pointee.ps &= ~PS.excm
             s.pointee.pc = s.pointee.epc.0
             updateWindowCheck(); requestEventCheck()
@@ -585,7 +587,7 @@ extension XtensaCPU {
         }
         let sp = r(d.a) &- UInt32(bitPattern: d.imm)
         w(UInt8(callinc << 2) | d.a, sp)
-        s.pointee.windowBase = (wb + callinc) & 15
+        setWindowBase(wb + callinc)
         s.pointee.windowStart |= wsBit(s.pointee.windowBase)
         updateWindowCheck()
         s.pointee.pc = pc &+ 3
@@ -604,13 +606,13 @@ extension XtensaCPU {
         let newWB = (wb &- n) & 15
         if ws & wsBit(newWB) != 0 {
             s.pointee.windowStart &= ~wsBit(wb)
-            s.pointee.windowBase = newWB
+            setWindowBase(newWB)
             s.pointee.pc = target
         } else {
             // Window underflow: the caller's frame was spilled.
             s.pointee.ps = (s.pointee.ps & ~PS.owbMask) | (wb << PS.owbShift) | PS.excm
             s.pointee.epc.0 = pc
-            s.pointee.windowBase = newWB
+            setWindowBase(newWB)
             let vec = n == 1 ? Vector.windowUnderflow4 : n == 2 ? Vector.windowUnderflow8 : Vector.windowUnderflow12
             s.pointee.pc = s.pointee.vecbase &+ vec
             requestEventCheck()

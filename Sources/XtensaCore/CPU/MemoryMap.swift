@@ -189,4 +189,11 @@ public final class MemoryMap {
 extension Decoded {
     /// A slot that has not been decoded yet (length 0).
     static let empty: Decoded = { var d = Decoded(); d.length = 0; return d }()
+
+    /// An empty slot that is never written: the run loop's "next instruction not known yet".
+    nonisolated(unsafe) static let unknownSlot: UnsafeMutablePointer<Decoded> = {
+        let p = UnsafeMutablePointer<Decoded>.allocate(capacity: 1)
+        p.initialize(to: empty)
+        return p
+    }()
 }
