@@ -226,19 +226,19 @@ public final class XtensaCPU {
     /// Moves the register window: the current window's registers go back to the physical file
     /// and the new window's come out of it. Every change of WINDOWBASE goes through here.
     @inline(__always) func setWindowBase(_ wb: UInt32) {
-        let old = Int(st.pointee.windowBase) &* 4
-        let new = Int(wb & 15) &* 4
+        let old = Int(st.pointee.windowBase)
+        let new = Int(wb & 15)
         st.pointee.windowBase = wb & 15
         if old == new { return }
-        if old <= 48 {
-            UnsafeMutableRawPointer(backing + old).storeBytes(of: UnsafeRawPointer(regs).loadUnaligned(as: SIMD16<UInt32>.self), as: SIMD16<UInt32>.self)
-        } else {
-            for i in 0..<16 { backing[(old &+ i) & 63] = regs[i] }
+        // Four panels of four registers each; a window may wrap around the 64-register file.
+        let r = UnsafeMutableRawPointer(regs), f = UnsafeMutableRawPointer(backing)
+        for k in 0..<4 {
+            f.storeBytes(of: r.loadUnaligned(fromByteOffset: k &* 16, as: SIMD4<UInt32>.self),
+                         toByteOffset: ((old &+ k) & 15) &* 16, as: SIMD4<UInt32>.self)
         }
-        if new <= 48 {
-            UnsafeMutableRawPointer(regs).storeBytes(of: UnsafeRawPointer(backing + new).loadUnaligned(as: SIMD16<UInt32>.self), as: SIMD16<UInt32>.self)
-        } else {
-            for i in 0..<16 { regs[i] = backing[(new &+ i) & 63] }
+        for k in 0..<4 {
+            r.storeBytes(of: f.loadUnaligned(fromByteOffset: ((new &+ k) & 15) &* 16, as: SIMD4<UInt32>.self),
+                         toByteOffset: k &* 16, as: SIMD4<UInt32>.self)
         }
     }
 
