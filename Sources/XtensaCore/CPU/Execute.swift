@@ -106,12 +106,15 @@ extension XtensaCPU {
         // goes through the event check, which forgets it.
         let unknown = Decoded.unknownSlot
         var next = unknown
+        // PC of the instruction about to run, kept in a register; every path that lets
+        // something else change the state's PC reads it back.
+        var pc = s.pointee.pc
         while true {
             if s.pointee.cycles >= s.pointee.nextEvent {
                 if let reason = handleEvents() { return reason }
                 next = unknown
+                pc = s.pointee.pc
             }
-            let pc = s.pointee.pc
             let dp: UnsafeMutablePointer<Decoded>
             if next.pointee.length != 0 {
                 dp = next
@@ -130,6 +133,7 @@ extension XtensaCPU {
                     fetchFailures = 0
                     return .fatal("cannot fetch instructions at \(hex(pc, digits: 8)) (exception vector unreachable; VECBASE \(hex(s.pointee.vecbase, digits: 8)))")
                 }
+                pc = s.pointee.pc
                 continue
             }
             // Fields are read in place; a decode page dropped by a store during this instruction
@@ -142,29 +146,37 @@ extension XtensaCPU {
                 windowOverflow(pc: pc)
                 next = unknown
                 if H.active { hooks.after(self, pc: pc, decoded: dp.pointee, completed: false) }
+                pc = s.pointee.pc
                 continue
             }
             s.pointee.cycles &+= 1
             let completed = execute(d, pc: pc)
+            var following: UInt32
             if completed {
                 // Sequential fall-through: zero-overhead loop back-edge.
                 let len = Int(d.length)
                 let npc = pc &+ UInt32(truncatingIfNeeded: len)
                 s.pointee.pc = npc
                 next = dp + len
+                following = npc
                 if npc == s.pointee.lend, s.pointee.lcount != 0, s.pointee.ps & PS.excm == 0 {
                     s.pointee.lcount &-= 1
                     let target = s.pointee.lbeg
                     s.pointee.pc = target
                     next = (target ^ pc) >> pageShift == 0 ? dp - Int(pc & 0xFFF) + Int(target & 0xFFF) : unknown
+                    following = target
                 }
             } else {
                 let target = s.pointee.pc
                 next = (target ^ pc) >> pageShift == 0 ? dp - Int(pc & 0xFFF) + Int(target & 0xFFF) : unknown
+                following = target
             }
             if H.active {
                 hooks.after(self, pc: pc, decoded: dp.pointee, completed: completed)
                 next = unknown
+                pc = s.pointee.pc
+            } else {
+                pc = following
             }
         }
     }
@@ -488,8 +500,12 @@ extension XtensaCPU {
             setM(d.a, v)
             w(d.b, addr)
 
-        // MARK: Floating point
-        default:
+        // MARK: Floating point (every operation is named: the switch needs no range check)
+        case .lsi, .lsip, .ssi, .ssip, .lsx, .lsxp, .ssx, .ssxp, .addS, .subS, .mulS, .maddS, .msubS,
+             .maddnS, .divnS, .roundS, .truncS, .floorS, .ceilS, .floatS, .ufloatS, .utruncS, .movS, .absS,
+             .negS, .rfr, .wfr, .constS, .div0S, .recip0S, .sqrt0S, .rsqrt0S, .nexp01S, .mksadjS, .mkdadjS,
+             .addexpS, .addexpmS, .unS, .oeqS, .ueqS, .oltS, .ultS, .oleS, .uleS, .moveqzS, .movnezS,
+             .movltzS, .movgezS, .movfS, .movtS:
             if s.pointee.cpenable & 1 == 0 { raise(.coprocessor0Disabled, pc: pc); return false }
             return executeFP(d, pc: pc)
         }
