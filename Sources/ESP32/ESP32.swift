@@ -459,8 +459,16 @@ public final class ESP32: XtensaBus {
     /// stopping never changes how the cores interleave.
     var stoppedSlice: (slice: UInt64, unitsPerCycle: UInt64, proUsed: UInt64, appUsed: UInt64?, r0: StopReason)?
 
+    /// False runs without the interpreter's speed shortcuts: every instruction through its plain
+    /// path (`ReferenceStepping`: full fetch, no carried slot, no busy-wait skip). Slower; the
+    /// output, the instruction counts and the simulated time are the same (checked by the tests).
+    /// The skip of time when both cores wait stays: it decides where slices start, i.e. how the
+    /// two cores interleave, and executes no instruction.
+    public var shortcuts = true
+
     @inline(__always) func runCore(_ i: Int, cycles: UInt64) -> StopReason {
         if let h = hooks[i] { return cores[i].run(cycles: cycles, forwardingTo: h) }
+        if !shortcuts { return cores[i].run(cycles: cycles, forwardingTo: ReferenceStepping.shared) }
         return cores[i].run(cycles: cycles)
     }
 

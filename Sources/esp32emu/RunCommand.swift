@@ -21,6 +21,7 @@ struct Run: ParsableCommand {
     @Option(help: "Stop after this many instructions (PRO CPU).") var maxInstructions: UInt64?
     @Flag(help: "Print instructions, cycles, simulated time and MIPS on stderr at exit.") var stats = false
     @Flag(help: "Stop at the first access to an address no model covers.") var strict = false
+    @Flag(help: "Run every instruction through the interpreter's plain path (no carried predecode slots, no busy-wait skip): slower, with the same output and instruction count; to rule the shortcuts out when something looks wrong.") var noShortcuts = false
     @Flag(help: "Write flash changes back to FILE (otherwise they go to a private copy).") var flashPersist = false
     @Flag(help: "Boot an app ELF without running the ROM (for programs that do not use ROM functions).") var noRom = false
     @Option(help: "With an app ELF: a 2nd-stage bootloader image for 0x1000, to boot the ELF (converted with elf2image, at 0x10000) through the whole chain.") var bootloader: String?
@@ -145,6 +146,7 @@ struct Run: ParsableCommand {
                                   chainBootloader: chainBootloader, chainPartitionTable: chainTable)
         } catch let e as InputError { throw ValidationError(e.message) }
         session.soc.diagnostics.strict = strict
+        session.soc.shortcuts = !noShortcuts
         try serial.attach(to: session)
         try debugging.attach(to: session)
         if let dump = ProcessInfo.processInfo.environment["ESP32EMU_DUMP_FLASH"] {
@@ -188,9 +190,9 @@ struct Run: ParsableCommand {
             exitCode = 3
         }
         if stats {
-            let line = String(format: "instructions=%llu cycles=%llu simulated_ms=%llu wall_s=%.3f mips=%.1f",
+            let line = String(format: "instructions=%llu cycles=%llu simulated_ms=%llu wall_s=%.3f mips=%.1f peak_rss_mb=%.1f",
                               r.instructions, r.cycles, r.simulatedMilliseconds, r.wallSeconds,
-                              Double(r.instructions) / max(r.wallSeconds, 1e-9) / 1e6)
+                              Double(r.instructions) / max(r.wallSeconds, 1e-9) / 1e6, Run.peakRSSMegabytes())
             FileHandle.standardError.write(Data((line + "\n").utf8))
             if ProcessInfo.processInfo.environment["ESP32EMU_DEBUG_STATE"] != nil {
                 session.soc.diagnostics.note("cpu clock \(session.soc.cpuHz / 1_000_000) MHz, APB \(session.soc.apbHz / 1_000_000) MHz")
@@ -229,5 +231,20 @@ final class OutputBuffer {
         FileHandle.standardOutput.write(Data(pending))
         log?.write(Data(pending))
         pending.removeAll(keepingCapacity: true)
+    }
+}
+
+extension Run {
+    /// This process's peak resident memory: VmHWM from /proc/self/status (getrusage's maxrss
+    /// would include the memory of a parent that forked us before exec).
+    static func peakRSSMegabytes() -> Double {
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+           let kb = Double(line.split(separator: " ").dropFirst().first ?? "") {
+            return kb / 1024
+        }
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024
     }
 }

@@ -26,9 +26,11 @@ final class BootChainTests: XCTestCase {
     /// within `timeout` simulated milliseconds.
     @discardableResult
     func boot(image: [UInt8] = [], parts: [(Int, String)], expect: [String], timeout: UInt64 = 15_000,
+              shortcuts: Bool = true,
               file: StaticString = #filePath, line: UInt = #line) throws -> (String, Session.Result) {
         let s = try Session(romPath: rom, image: image, parts: parts.map { Session.Part(offset: $0.0, path: $0.1) })
         s.soc.diagnostics.sink = { _ in }
+        s.soc.shortcuts = shortcuts
         let r = s.run(expect: expect, ordered: true, timeoutMilliseconds: timeout)
         let text = String(decoding: s.output, as: UTF8.self)
         XCTAssertEqual(r.outcome, .expectedTextSeen, "expected \(expect); output:\n\(text.suffix(3000))", file: file, line: line)
@@ -152,5 +154,20 @@ final class BootChainTests: XCTestCase {
         XCTAssertEqual(results[0].0, results[1].0)
         XCTAssertEqual(results[0].1, results[1].1)
         XCTAssertGreaterThan(results[0].1, 1_000_000)
+    }
+
+    /// The interpreter's shortcuts (carried predecode slots, busy-wait skips) change nothing the
+    /// guest or the user sees: the same UART bytes, instruction count and simulated time as the
+    /// plain path, through ROM, bootloader, both cores' FreeRTOS start and the app's countdown.
+    func testShortcutsChangeNeitherOutputNorInstructionCount() throws {
+        var results: [(String, Session.Result)] = []
+        for shortcuts in [true, false] {
+            results.append(try boot(parts: hello("idf-v4.2.3-hello_world-guopung"), expect: ["Restarting in 9 seconds..."],
+                                    shortcuts: shortcuts))
+        }
+        XCTAssertEqual(results[0].0, results[1].0)
+        XCTAssertEqual(results[0].1.instructions, results[1].1.instructions)
+        XCTAssertEqual(results[0].1.cycles, results[1].1.cycles)
+        XCTAssertGreaterThan(results[0].1.instructions, 2_000_000)
     }
 }

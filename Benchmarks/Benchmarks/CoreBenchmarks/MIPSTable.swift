@@ -54,8 +54,8 @@ let scale = env["BENCH_SCALE"].flatMap { Double($0) } ?? 1.0
 if let dir = env["BENCH_EXPORT_DIR"] { exportForQEMU(directory: dir, scale: scale); return }
 var selected = workloads(scale: scale)
 if let only = env["BENCH_WORKLOAD"] { selected = selected.filter { $0.name == only } }
+if env["BENCH_WORKLOAD"] == nil { printBootTable(runs: runs) }
 print("workload          instructions      median s   guest MIPS   (\(runs) runs)")
-defer { if env["BENCH_WORKLOAD"] == nil { printBootTable(runs: runs) } }
 for w in selected {
     do {
         let r = try measure(w, runs: runs)
@@ -90,25 +90,51 @@ func printBootTable(runs: Int) {
         ("boot zephyr", [(0x1000, zephyr + "/bootloader.bin"), (0x8000, zephyr + "/partitions_singleapp.bin"),
                          (0x10000, zephyr + "/zephyr.bin")], "Thread A running"),
     ]
-    print("boot                instructions      median s   guest MIPS   peak RSS MB")
+    // Peak RSS of one board: the same boot by the esp32emu command (`--stats` reports its own
+    // peak RSS), not this process, whose allocator the benchmark's malloc interposer wraps (it
+    // touches every page calloc hands out). Needs `swift build -c release` of the main package
+    // (compare-qemu.sh does it); otherwise the column says n/a.
+    let emu = here.appendingPathComponent(".build/release/esp32emu").path
+    func childPeakRSS(_ parts: [(Int, String)], _ text: String) -> String {
+        guard FileManager.default.isExecutableFile(atPath: emu) else { return "n/a" }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: emu)
+        p.arguments = ["run", "--rom", rom, "--expect-text", text, "--stats"] + parts.flatMap { ["--part", "\($0.0)=\($0.1)"] }
+        p.standardOutput = FileHandle.nullDevice
+        let pipe = Pipe()
+        p.standardError = pipe
+        guard (try? p.run()) != nil else { return "n/a" }
+        let err = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        guard let r = err.range(of: "peak_rss_mb=") else { return "n/a" }
+        return String(err[r.upperBound...].prefix { !$0.isWhitespace })
+    }
+    print("boot                instructions      median s   guest MIPS   peak RSS MB   plain-path instructions")
     for (name, parts, text) in boots {
         var times: [Double] = []
-        var instructions: UInt64 = 0
-        for _ in 0..<runs {
+        var instructions: [UInt64] = []
+        // The runs with the shortcuts, then one on the interpreter's plain path (no carried
+        // predecode slots, no busy-wait skips): every count must be the same.
+        for shortcuts in Array(repeating: true, count: runs) + [false] {
             guard let s = try? Session(romPath: rom, parts: parts.map { Session.Part(offset: $0.0, path: $0.1) }) else {
                 print("\(name): cannot build the flash"); return
             }
             s.soc.diagnostics.sink = { _ in }
+            s.soc.shortcuts = shortcuts
             let r = s.run(expect: [text], timeoutMilliseconds: 20_000)
             guard r.outcome == .expectedTextSeen else { print("\(name): \(r.outcome)"); return }
-            times.append(r.wallSeconds)
-            instructions = r.instructions
+            if shortcuts { times.append(r.wallSeconds) }
+            instructions.append(r.instructions)
         }
         times.sort()
         let t = times[times.count / 2]
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let r = childPeakRSS(parts, text)
+        let rss = String(repeating: " ", count: max(0, 12 - r.count)) + r
         let label = name.padding(toLength: 18, withPad: " ", startingAt: 0)
-        print(label + String(format: " %13llu %12.3f %12.1f %12.1f", instructions, t, Double(instructions) / t / 1e6, Double(usage.ru_maxrss) / 1024))
+        let n = instructions[0]
+        let same = Set(instructions).count == 1
+        print(label + String(format: " %13llu %12.3f %12.1f ", n, t, Double(n) / t / 1e6) + rss
+              + String(format: "   %llu ", instructions.last!) + (same ? "(identical)" : "(DIFFERENT: \(instructions))"))
+        if !same { exit(1) }
     }
 }

@@ -45,3 +45,13 @@ extension XtensaCPU {
         return run(cycles: budget, hooks: &hooks)
     }
 }
+
+/// Hooks that observe nothing but make the loop take its plain path for every instruction: a full
+/// fetch through the page table, no carried next slot, no busy-wait skip. The reference against
+/// which the shortcuts are checked (same output, same instruction count).
+public final class ReferenceStepping: HookTarget {
+    public static let shared = ReferenceStepping()
+    public init() {}
+    public func before(_ cpu: XtensaCPU, pc: UInt32, decoded: Decoded) -> StopReason? { nil }
+    public func after(_ cpu: XtensaCPU, pc: UInt32, decoded: Decoded, completed: Bool) {}
+}
