@@ -3,6 +3,7 @@
 
 import XCTest
 @testable import ESP32
+import FirmwareFormats
 
 // Register addresses (ESP-IDF soc/hwcrypto_reg.h, DR_REG_SHA_BASE 0x3FF03000).
 let SHA_TEXT_BASE: UInt32 = 0x3FF0_3000
