@@ -180,8 +180,7 @@ public final class XtensaCPU {
         st.pointee.ccountOffset = UInt32(truncatingIfNeeded: 0 &- cycles)
         st.pointee.pc = config.resetVector
         st.pointee.vecbase = config.vecbaseReset
-        for i in 0..<64 { backing[i] = 0 }
-        for i in 0..<16 { regs[i] = 0 }
+        for i in 0..<64 { backing[i] = 0 }     // a0-a15 were cleared with the state
         fatalReason = nil
         doubleExceptionRepeats = 0
         updateWindowCheck()
