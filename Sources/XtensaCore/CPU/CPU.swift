@@ -203,13 +203,9 @@ public final class XtensaCPU {
     }
 
     /// Address register `i` (0...15) of the current window.
-    @inline(__always) public func ar(_ i: Int) -> UInt32 {
-        UnsafeMutableRawPointer(st).load(fromByteOffset: (i & 15) &* 4, as: UInt32.self)
-    }
+    @inline(__always) public func ar(_ i: Int) -> UInt32 { r(UInt8(i & 15)) }
 
-    @inline(__always) public func setAR(_ i: Int, _ v: UInt32) {
-        UnsafeMutableRawPointer(st).storeBytes(of: v, toByteOffset: (i & 15) &* 4, as: UInt32.self)
-    }
+    @inline(__always) public func setAR(_ i: Int, _ v: UInt32) { w(UInt8(i & 15), v) }
 
     /// Physical address register `i` (0...63).
     public func physicalRegister(_ i: Int) -> UInt32 {
