@@ -22,10 +22,8 @@ public enum StopReason: Equatable, Sendable {
 /// Architectural state kept in one flat struct behind a pointer, so the
 /// interpreter reaches it without ARC or exclusivity checks.
 public struct CPUState {
-    /// The current window's a0-a15 (first, so the interpreter reaches a register at a fixed
-    /// offset from the state pointer); the other physical registers are in `XtensaCPU.backing`.
-    public var ar: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32,
-                    UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    /// The register file (`XtensaCPU.file`): ar0-ar63 and the mirror of ar0-ar11, first in the state.
+    var registerFile: (SIMD16<UInt32>, SIMD16<UInt32>, SIMD16<UInt32>, SIMD16<UInt32>, SIMD16<UInt32>) = (.zero, .zero, .zero, .zero, .zero)
     public var pc: UInt32 = 0
     public var sar: UInt32 = 0
     public var lbeg: UInt32 = 0
@@ -98,7 +96,13 @@ public struct CPUState {
     public var faulted: Bool = false
     public var exitCode: Int32 = 0
     public var exited: Bool = false
+    /// a0 of the current window in the register file (`XtensaCPU.file`): a0-a15 are the sixteen
+    /// words from here. Set by `setWindowBase`.
+    var window: UnsafeMutablePointer<UInt32> = unsetWindow
 }
+
+/// Where `CPUState.window` points until the CPU sets it.
+private let unsetWindow = UnsafeMutablePointer<UInt32>.allocate(capacity: 16)
 
 /// The physical address register file seen from outside the core (debugger, traces, reports).
 public struct PhysicalRegisters {
@@ -114,12 +118,11 @@ public final class XtensaCPU {
     public let memory: MemoryMap
     public unowned(unsafe) var bus: XtensaBus
     public let st: UnsafeMutablePointer<CPUState>
-    /// The current window's sixteen registers a0-a15 (`CPUState.ar`), where instructions read
-    /// and write them.
-    let regs: UnsafeMutablePointer<UInt32>
-    /// The 64 physical address registers; the current window's entries are in `regs` until
-    /// the window moves (see `setWindowBase`).
-    let backing: UnsafeMutablePointer<UInt32>
+    /// The 64 physical address registers ar0-ar63, then a mirror of ar0-ar11 (76 words), so
+    /// that every window is sixteen consecutive words: a window that wraps past ar63 (WINDOWBASE
+    /// 13-15) uses the mirror, which then holds the current values of those registers (see
+    /// `setWindowBase`). Moving the window moves a pointer, not registers.
+    let file: UnsafeMutablePointer<UInt32>
     /// The 64 physical address registers (ar0-ar63), whichever window holds them.
     public var phys: PhysicalRegisters { PhysicalRegisters(cpu: self) }
     /// Bytes written by semihosting SYS_write to fd 1/2.
@@ -153,9 +156,7 @@ public final class XtensaCPU {
         st.initialize(to: CPUState())
         memory.codeDropped = UnsafeMutableRawPointer(st).advanced(by: MemoryLayout<CPUState>.offset(of: \CPUState.nextEvent)!)
             .assumingMemoryBound(to: UInt64.self)
-        regs = UnsafeMutableRawPointer(st).assumingMemoryBound(to: UInt32.self)
-        backing = UnsafeMutablePointer<UInt32>.allocate(capacity: 64)
-        backing.initialize(repeating: 0, count: 64)
+        file = UnsafeMutableRawPointer(st).assumingMemoryBound(to: UInt32.self)
         softwareMask = config.mask(of: .software)
         edgeMask = config.mask(of: .edge) | config.mask(of: .nmi)
         var lm = [UInt32](repeating: 0, count: 8)
@@ -166,8 +167,8 @@ public final class XtensaCPU {
 
     deinit {
         memory.codeDropped = nil
-        st.deinitialize(count: 1); st.deallocate()
-        backing.deallocate()
+        st.deinitialize(count: 1)
+        st.deallocate()
     }
 
     /// Power-on reset.
@@ -180,7 +181,8 @@ public final class XtensaCPU {
         st.pointee.ccountOffset = UInt32(truncatingIfNeeded: 0 &- cycles)
         st.pointee.pc = config.resetVector
         st.pointee.vecbase = config.vecbaseReset
-        for i in 0..<64 { backing[i] = 0 }     // a0-a15 were cleared with the state
+        for i in 0..<76 { file[i] = 0 }
+        st.pointee.window = file
         fatalReason = nil
         doubleExceptionRepeats = 0
         updateWindowCheck()
@@ -208,32 +210,38 @@ public final class XtensaCPU {
     @inline(__always) public func setAR(_ i: Int, _ v: UInt32) { w(UInt8(i & 15), v) }
 
     /// Physical address register `i` (0...63).
-    public func physicalRegister(_ i: Int) -> UInt32 {
-        let k = (i &- Int(st.pointee.windowBase) &* 4) & 63
-        return k < 16 ? regs[k] : backing[i & 63]
+    public func physicalRegister(_ i: Int) -> UInt32 { file[fileIndex(i)] }
+
+    public func setPhysicalRegister(_ i: Int, _ v: UInt32) { file[fileIndex(i)] = v }
+
+    /// Where physical register `i` is held now: in the mirror when the current window wraps
+    /// past ar63 and covers it.
+    @inline(__always) func fileIndex(_ i: Int) -> Int {
+        let k = i & 63
+        let wrapped = Int(st.pointee.windowBase) &* 4 &- 48    // registers of the window past ar63
+        return k < wrapped ? k &+ 64 : k
     }
 
-    public func setPhysicalRegister(_ i: Int, _ v: UInt32) {
-        let k = (i &- Int(st.pointee.windowBase) &* 4) & 63
-        if k < 16 { regs[k] = v } else { backing[i & 63] = v }
-    }
-
-    /// Moves the register window: the current window's registers go back to the physical file
-    /// and the new window's come out of it. Every change of WINDOWBASE goes through here.
+    /// Moves the register window. Every change of WINDOWBASE goes through here. A window that
+    /// wraps past ar63 works on the mirror of ar0-ar11: its values come out of ar0... when the
+    /// window moves there and go back when it leaves. The run loop holds the window pointer in
+    /// a host register: every instruction that moves the window leaves the fast path (it sets
+    /// PC or requests the event check), after which the loop reloads it.
     @inline(__always) func setWindowBase(_ wb: UInt32) {
         let old = Int(st.pointee.windowBase)
         let new = Int(wb & 15)
         st.pointee.windowBase = wb & 15
-        if old == new { return }
-        // Four panels of four registers each; a window may wrap around the 64-register file.
-        let r = UnsafeMutableRawPointer(regs), f = UnsafeMutableRawPointer(backing)
-        for k in 0..<4 {
-            f.storeBytes(of: r.loadUnaligned(fromByteOffset: k &* 16, as: SIMD4<UInt32>.self),
-                         toByteOffset: ((old &+ k) & 15) &* 16, as: SIMD4<UInt32>.self)
-        }
-        for k in 0..<4 {
-            r.storeBytes(of: f.loadUnaligned(fromByteOffset: ((new &+ k) & 15) &* 16, as: SIMD4<UInt32>.self),
-                         toByteOffset: k &* 16, as: SIMD4<UInt32>.self)
+        if old >= 13 { syncMirror(panels: old &- 12, toFile: true) }
+        if new >= 13 { syncMirror(panels: new &- 12, toFile: false) }
+        st.pointee.window = file + new &* 4
+    }
+
+    /// Copies the first `panels` four-register panels between ar0... and the mirror.
+    @inline(__always) func syncMirror(panels: Int, toFile: Bool) {
+        let f = UnsafeMutableRawPointer(file)
+        for k in 0..<panels {
+            let (from, to) = toFile ? (256 &+ k &* 16, k &* 16) : (k &* 16, 256 &+ k &* 16)
+            f.storeBytes(of: f.loadUnaligned(fromByteOffset: from, as: SIMD4<UInt32>.self), toByteOffset: to, as: SIMD4<UInt32>.self)
         }
     }
 
@@ -555,7 +563,7 @@ public final class XtensaCPU {
         case SR.acclo: s.pointee.acc = (s.pointee.acc & ~0xFFFF_FFFF) | Int64(v)
         case SR.acchi: s.pointee.acc = (Int64(Int8(truncatingIfNeeded: v)) << 32) | (s.pointee.acc & 0xFFFF_FFFF)
         case 32...35: withUnsafeMutableBytes(of: &s.pointee.m) { $0.storeBytes(of: v, toByteOffset: (n - 32) * 4, as: UInt32.self) }
-        case SR.windowbase: setWindowBase(v); updateWindowCheck()
+        case SR.windowbase: setWindowBase(v); updateWindowCheck(); requestEventCheck()
         case SR.windowstart: s.pointee.windowStart = v & 0xFFFF; updateWindowCheck()
         case 89: break // MMID: trace only
         case SR.ibreakenable: s.pointee.ibreakenable = v & 3

@@ -5,14 +5,11 @@
 // folded into one comparison against `nextEvent`.
 
 extension XtensaCPU {
-    // Register operands are 4-bit fields (0...15): a0-a15 sit at the start of the state.
-    @inline(__always) func r(_ i: UInt8) -> UInt32 {
-        UnsafeMutableRawPointer(st).load(fromByteOffset: Int(i) &* 4, as: UInt32.self)
-    }
+    // Register operands are 4-bit fields (0...15) of the current window. Out of the run loop
+    // the window pointer is read from the state; the loop keeps it in a host register (`Window`).
+    @inline(__always) func r(_ i: UInt8) -> UInt32 { Window(st.pointee.window).r(i) }
 
-    @inline(__always) func w(_ i: UInt8, _ v: UInt32) {
-        UnsafeMutableRawPointer(st).storeBytes(of: v, toByteOffset: Int(i) &* 4, as: UInt32.self)
-    }
+    @inline(__always) func w(_ i: UInt8, _ v: UInt32) { Window(st.pointee.window).w(i, v) }
 
     @inline(__always) func load8(_ a: UInt32, _ pc: UInt32) -> UInt32 {
         if let p = rdTable[Int(a >> pageShift)] { return UInt32(p.load(fromByteOffset: Int(a & 0xFFF), as: UInt8.self)) }
@@ -109,11 +106,15 @@ extension XtensaCPU {
         // PC of the instruction about to run, kept in a register; every path that lets
         // something else change the state's PC reads it back.
         var pc = s.pointee.pc
+        // The current window. ENTRY and RETW reload it; everything else that moves the window
+        // (WSR, ROTW, RFWO/RFWU, overflow) goes through the event check, which reloads it.
+        var R = Window(s.pointee.window)
         while true {
             if s.pointee.cycles >= s.pointee.nextEvent {
                 if let reason = handleEvents() { return reason }
                 next = unknown
                 pc = s.pointee.pc
+                R = Window(s.pointee.window)
             }
             let dp: UnsafeMutablePointer<Decoded>
             if next.pointee.length != 0 {
@@ -134,6 +135,7 @@ extension XtensaCPU {
                     return .fatal("cannot fetch instructions at \(hex(pc, digits: 8)) (exception vector unreachable; VECBASE \(hex(s.pointee.vecbase, digits: 8)))")
                 }
                 pc = s.pointee.pc
+                R = Window(s.pointee.window)
                 continue
             }
             // Fields are read in place; a decode page dropped by a store during this instruction
@@ -141,16 +143,18 @@ extension XtensaCPU {
             let d = DecodedRef(p: dp)
             if H.active {
                 if let stop = hooks.before(self, pc: pc, decoded: dp.pointee) { return stop }
+                R = Window(s.pointee.window)
             }
             if d.panel > s.pointee.freePanels {
                 windowOverflow(pc: pc)
                 next = unknown
                 if H.active { hooks.after(self, pc: pc, decoded: dp.pointee, completed: false) }
                 pc = s.pointee.pc
+                R = Window(s.pointee.window)
                 continue
             }
             s.pointee.cycles &+= 1
-            let completed = execute(d, pc: pc)
+            let completed = execute(d, pc: pc, &R)
             var following: UInt32
             if completed {
                 // Sequential fall-through: zero-overhead loop back-edge.
@@ -175,6 +179,7 @@ extension XtensaCPU {
                 hooks.after(self, pc: pc, decoded: dp.pointee, completed: completed)
                 next = unknown
                 pc = s.pointee.pc
+                R = Window(s.pointee.window)
             } else {
                 pc = following
             }
@@ -184,198 +189,205 @@ extension XtensaCPU {
     /// Executes one instruction at `pc`. Returns true when execution falls through to the next
     /// instruction; false when the instruction set PC itself (taken branch, jump, exception).
     @inline(__always)
-    func execute(_ d: DecodedRef, pc: UInt32) -> Bool {
+    func execute(_ d: DecodedRef, pc: UInt32, _ R: inout Window) -> Bool {
         let s = st
         switch d.op {
         // MARK: ALU
-        case .add, .addn: w(d.a, r(d.b) &+ r(d.c))
-        case .addx2: w(d.a, (r(d.b) << 1) &+ r(d.c))
-        case .addx4: w(d.a, (r(d.b) << 2) &+ r(d.c))
-        case .addx8: w(d.a, (r(d.b) << 3) &+ r(d.c))
-        case .sub: w(d.a, r(d.b) &- r(d.c))
-        case .subx2: w(d.a, (r(d.b) << 1) &- r(d.c))
-        case .subx4: w(d.a, (r(d.b) << 2) &- r(d.c))
-        case .subx8: w(d.a, (r(d.b) << 3) &- r(d.c))
-        case .and: w(d.a, r(d.b) & r(d.c))
-        case .or: w(d.a, r(d.b) | r(d.c))
-        case .xor: w(d.a, r(d.b) ^ r(d.c))
-        case .neg: w(d.a, 0 &- r(d.b))
+        case .add, .addn: R.w(d.a, R.r(d.b) &+ R.r(d.c))
+        case .addx2: R.w(d.a, (R.r(d.b) << 1) &+ R.r(d.c))
+        case .addx4: R.w(d.a, (R.r(d.b) << 2) &+ R.r(d.c))
+        case .addx8: R.w(d.a, (R.r(d.b) << 3) &+ R.r(d.c))
+        case .sub: R.w(d.a, R.r(d.b) &- R.r(d.c))
+        case .subx2: R.w(d.a, (R.r(d.b) << 1) &- R.r(d.c))
+        case .subx4: R.w(d.a, (R.r(d.b) << 2) &- R.r(d.c))
+        case .subx8: R.w(d.a, (R.r(d.b) << 3) &- R.r(d.c))
+        case .and: R.w(d.a, R.r(d.b) & R.r(d.c))
+        case .or: R.w(d.a, R.r(d.b) | R.r(d.c))
+        case .xor: R.w(d.a, R.r(d.b) ^ R.r(d.c))
+        case .neg: R.w(d.a, 0 &- R.r(d.b))
         case .abs:
-            let v = Int32(bitPattern: r(d.b))
-            w(d.a, v < 0 ? UInt32(bitPattern: 0 &- v) : UInt32(bitPattern: v))
-        case .addi, .addmi, .addin: w(d.a, r(d.b) &+ UInt32(bitPattern: d.imm))
-        case .movi, .movin: w(d.a, UInt32(bitPattern: d.imm))
-        case .movn: w(d.a, r(d.b))
+            let v = Int32(bitPattern: R.r(d.b))
+            R.w(d.a, v < 0 ? UInt32(bitPattern: 0 &- v) : UInt32(bitPattern: v))
+        case .addi, .addmi, .addin: R.w(d.a, R.r(d.b) &+ UInt32(bitPattern: d.imm))
+        case .movi, .movin: R.w(d.a, UInt32(bitPattern: d.imm))
+        case .movn: R.w(d.a, R.r(d.b))
         case .extui:
             let mask: UInt32 = d.imm2 >= 32 ? 0xFFFF_FFFF : (1 << UInt32(d.imm2)) &- 1
-            w(d.a, (r(d.b) >> UInt32(d.imm)) & mask)
-        case .slli: w(d.a, d.imm >= 32 ? 0 : r(d.b) << UInt32(d.imm))
-        case .srai: w(d.a, UInt32(bitPattern: Int32(bitPattern: r(d.b)) >> Int32(d.imm)))
-        case .srli: w(d.a, r(d.b) >> UInt32(d.imm))
+            R.w(d.a, (R.r(d.b) >> UInt32(d.imm)) & mask)
+        case .slli: R.w(d.a, d.imm >= 32 ? 0 : R.r(d.b) << UInt32(d.imm))
+        case .srai: R.w(d.a, UInt32(bitPattern: Int32(bitPattern: R.r(d.b)) >> Int32(d.imm)))
+        case .srli: R.w(d.a, R.r(d.b) >> UInt32(d.imm))
         case .src:
-            let v = (UInt64(r(d.b)) << 32) | UInt64(r(d.c))
-            w(d.a, UInt32(truncatingIfNeeded: v >> UInt64(s.pointee.sar & 63)))
-        case .srl: w(d.a, UInt32(truncatingIfNeeded: UInt64(r(d.b)) >> UInt64(s.pointee.sar & 63)))
-        case .sll: w(d.a, UInt32(truncatingIfNeeded: (UInt64(r(d.b)) << 32) >> UInt64(s.pointee.sar & 63)))
+            let v = (UInt64(R.r(d.b)) << 32) | UInt64(R.r(d.c))
+            R.w(d.a, UInt32(truncatingIfNeeded: v >> UInt64(s.pointee.sar & 63)))
+        case .srl: R.w(d.a, UInt32(truncatingIfNeeded: UInt64(R.r(d.b)) >> UInt64(s.pointee.sar & 63)))
+        case .sll: R.w(d.a, UInt32(truncatingIfNeeded: (UInt64(R.r(d.b)) << 32) >> UInt64(s.pointee.sar & 63)))
         case .sra:
-            let v = Int64(Int32(bitPattern: r(d.b)))
-            w(d.a, UInt32(truncatingIfNeeded: v >> Int64(min(s.pointee.sar & 63, 63))))
-        case .ssr: s.pointee.sar = r(d.a) & 31
-        case .ssl: s.pointee.sar = 32 - (r(d.a) & 31)
-        case .ssa8l: s.pointee.sar = (r(d.a) & 3) << 3
-        case .ssa8b: s.pointee.sar = 32 - ((r(d.a) & 3) << 3)
+            let v = Int64(Int32(bitPattern: R.r(d.b)))
+            R.w(d.a, UInt32(truncatingIfNeeded: v >> Int64(min(s.pointee.sar & 63, 63))))
+        case .ssr: s.pointee.sar = R.r(d.a) & 31
+        case .ssl: s.pointee.sar = 32 - (R.r(d.a) & 31)
+        case .ssa8l: s.pointee.sar = (R.r(d.a) & 3) << 3
+        case .ssa8b: s.pointee.sar = 32 - ((R.r(d.a) & 3) << 3)
         case .ssai: s.pointee.sar = UInt32(d.imm)
         case .nsa:
-            let v = r(d.b)
+            let v = R.r(d.b)
             let x = Int32(bitPattern: v) < 0 ? ~v : v
-            w(d.a, x == 0 ? 31 : UInt32(x.leadingZeroBitCount - 1))
-        case .nsau: w(d.a, UInt32(r(d.b).leadingZeroBitCount))
-        case .min: w(d.a, UInt32(bitPattern: Swift.min(Int32(bitPattern: r(d.b)), Int32(bitPattern: r(d.c)))))
-        case .max: w(d.a, UInt32(bitPattern: Swift.max(Int32(bitPattern: r(d.b)), Int32(bitPattern: r(d.c)))))
-        case .minu: w(d.a, Swift.min(r(d.b), r(d.c)))
-        case .maxu: w(d.a, Swift.max(r(d.b), r(d.c)))
+            R.w(d.a, x == 0 ? 31 : UInt32(x.leadingZeroBitCount - 1))
+        case .nsau: R.w(d.a, UInt32(R.r(d.b).leadingZeroBitCount))
+        case .min: R.w(d.a, UInt32(bitPattern: Swift.min(Int32(bitPattern: R.r(d.b)), Int32(bitPattern: R.r(d.c)))))
+        case .max: R.w(d.a, UInt32(bitPattern: Swift.max(Int32(bitPattern: R.r(d.b)), Int32(bitPattern: R.r(d.c)))))
+        case .minu: R.w(d.a, Swift.min(R.r(d.b), R.r(d.c)))
+        case .maxu: R.w(d.a, Swift.max(R.r(d.b), R.r(d.c)))
         case .sext:
             let sh = 31 - UInt32(d.imm)
-            w(d.a, UInt32(bitPattern: Int32(bitPattern: r(d.b) << sh) >> Int32(sh)))
+            R.w(d.a, UInt32(bitPattern: Int32(bitPattern: R.r(d.b) << sh) >> Int32(sh)))
         case .clamps:
-            let v = Int32(bitPattern: r(d.b))
+            let v = Int32(bitPattern: R.r(d.b))
             let hi = Int32(1) << Int32(d.imm) - 1
             let lo = -hi - 1
-            w(d.a, UInt32(bitPattern: v < lo ? lo : v > hi ? hi : v))
-        case .moveqz: if r(d.c) == 0 { w(d.a, r(d.b)) }
-        case .movnez: if r(d.c) != 0 { w(d.a, r(d.b)) }
-        case .movltz: if Int32(bitPattern: r(d.c)) < 0 { w(d.a, r(d.b)) }
-        case .movgez: if Int32(bitPattern: r(d.c)) >= 0 { w(d.a, r(d.b)) }
-        case .movf: if s.pointee.br & (1 << UInt32(d.c)) == 0 { w(d.a, r(d.b)) }
-        case .movt: if s.pointee.br & (1 << UInt32(d.c)) != 0 { w(d.a, r(d.b)) }
-        case .mul16u: w(d.a, (r(d.b) & 0xFFFF) &* (r(d.c) & 0xFFFF))
+            R.w(d.a, UInt32(bitPattern: v < lo ? lo : v > hi ? hi : v))
+        case .moveqz: if R.r(d.c) == 0 { R.w(d.a, R.r(d.b)) }
+        case .movnez: if R.r(d.c) != 0 { R.w(d.a, R.r(d.b)) }
+        case .movltz: if Int32(bitPattern: R.r(d.c)) < 0 { R.w(d.a, R.r(d.b)) }
+        case .movgez: if Int32(bitPattern: R.r(d.c)) >= 0 { R.w(d.a, R.r(d.b)) }
+        case .movf: if s.pointee.br & (1 << UInt32(d.c)) == 0 { R.w(d.a, R.r(d.b)) }
+        case .movt: if s.pointee.br & (1 << UInt32(d.c)) != 0 { R.w(d.a, R.r(d.b)) }
+        case .mul16u: R.w(d.a, (R.r(d.b) & 0xFFFF) &* (R.r(d.c) & 0xFFFF))
         case .mul16s:
-            w(d.a, UInt32(bitPattern: Int32(Int16(truncatingIfNeeded: r(d.b))) &* Int32(Int16(truncatingIfNeeded: r(d.c)))))
-        case .mull: w(d.a, r(d.b) &* r(d.c))
-        case .muluh: w(d.a, UInt32((UInt64(r(d.b)) &* UInt64(r(d.c))) >> 32))
+            R.w(d.a, UInt32(bitPattern: Int32(Int16(truncatingIfNeeded: R.r(d.b))) &* Int32(Int16(truncatingIfNeeded: R.r(d.c)))))
+        case .mull: R.w(d.a, R.r(d.b) &* R.r(d.c))
+        case .muluh: R.w(d.a, UInt32((UInt64(R.r(d.b)) &* UInt64(R.r(d.c))) >> 32))
         case .mulsh:
-            let p = Int64(Int32(bitPattern: r(d.b))) &* Int64(Int32(bitPattern: r(d.c)))
-            w(d.a, UInt32(truncatingIfNeeded: p >> 32))
+            let p = Int64(Int32(bitPattern: R.r(d.b))) &* Int64(Int32(bitPattern: R.r(d.c)))
+            R.w(d.a, UInt32(truncatingIfNeeded: p >> 32))
         case .quou, .quos, .remu, .rems:
-            let b = r(d.c)
+            let b = R.r(d.c)
             if b == 0 { raise(.integerDivideByZero, pc: pc); return false }
-            let a = r(d.b)
+            let a = R.r(d.b)
             switch d.op {
-            case .quou: w(d.a, a / b)
-            case .remu: w(d.a, a % b)
+            case .quou: R.w(d.a, a / b)
+            case .remu: R.w(d.a, a % b)
             case .quos:
                 let (sa, sb) = (Int32(bitPattern: a), Int32(bitPattern: b))
-                w(d.a, sa == .min && sb == -1 ? a : UInt32(bitPattern: sa / sb))
+                R.w(d.a, sa == .min && sb == -1 ? a : UInt32(bitPattern: sa / sb))
             default:
                 let (sa, sb) = (Int32(bitPattern: a), Int32(bitPattern: b))
-                w(d.a, sa == .min && sb == -1 ? 0 : UInt32(bitPattern: sa % sb))
+                R.w(d.a, sa == .min && sb == -1 ? 0 : UInt32(bitPattern: sa % sb))
             }
 
         // MARK: Loads and stores
         case .l8ui:
-            let v = load8(r(d.b) &+ UInt32(bitPattern: d.imm), pc)
+            let v = load8(R.r(d.b) &+ UInt32(bitPattern: d.imm), pc)
             if s.pointee.faulted { s.pointee.faulted = false; return false }
-            w(d.a, v)
+            R.w(d.a, v)
         case .l16ui:
-            let v = load16(r(d.b) &+ UInt32(bitPattern: d.imm), pc)
+            let v = load16(R.r(d.b) &+ UInt32(bitPattern: d.imm), pc)
             if s.pointee.faulted { s.pointee.faulted = false; return false }
-            w(d.a, v)
+            R.w(d.a, v)
         case .l16si:
-            let v = load16(r(d.b) &+ UInt32(bitPattern: d.imm), pc)
+            let v = load16(R.r(d.b) &+ UInt32(bitPattern: d.imm), pc)
             if s.pointee.faulted { s.pointee.faulted = false; return false }
-            w(d.a, UInt32(bitPattern: Int32(Int16(truncatingIfNeeded: v))))
+            R.w(d.a, UInt32(bitPattern: Int32(Int16(truncatingIfNeeded: v))))
         case .l32i, .l32in, .l32ai, .l32e:
-            let v = load32(r(d.b) &+ UInt32(bitPattern: d.imm), pc)
+            let v = load32(R.r(d.b) &+ UInt32(bitPattern: d.imm), pc)
             if s.pointee.faulted { s.pointee.faulted = false; return false }
-            w(d.a, v)
+            R.w(d.a, v)
         case .l32r:
             let v = load32(UInt32(bitPattern: d.imm), pc)
             if s.pointee.faulted { s.pointee.faulted = false; return false }
-            w(d.a, v)
+            R.w(d.a, v)
         case .s8i:
-            store8(r(d.b) &+ UInt32(bitPattern: d.imm), r(d.a), pc)
+            store8(R.r(d.b) &+ UInt32(bitPattern: d.imm), R.r(d.a), pc)
             if s.pointee.faulted { s.pointee.faulted = false; return false }
         case .s16i:
-            store16(r(d.b) &+ UInt32(bitPattern: d.imm), r(d.a), pc)
+            store16(R.r(d.b) &+ UInt32(bitPattern: d.imm), R.r(d.a), pc)
             if s.pointee.faulted { s.pointee.faulted = false; return false }
         case .s32i, .s32in, .s32ri, .s32e:
-            store32(r(d.b) &+ UInt32(bitPattern: d.imm), r(d.a), pc)
+            store32(R.r(d.b) &+ UInt32(bitPattern: d.imm), R.r(d.a), pc)
             if s.pointee.faulted { s.pointee.faulted = false; return false }
         case .s32c1i:
-            let a = r(d.b) &+ UInt32(bitPattern: d.imm)
+            let a = R.r(d.b) &+ UInt32(bitPattern: d.imm)
             if s.pointee.atomctl & 3 == 0 {
                 raise(.loadStoreError, pc: pc, vaddr: a); return false
             }
             let old = load32(a, pc)
             if s.pointee.faulted { s.pointee.faulted = false; return false }
             if old == s.pointee.scompare1 {
-                store32(a, r(d.a), pc)
+                store32(a, R.r(d.a), pc)
                 if s.pointee.faulted { s.pointee.faulted = false; return false }
             }
-            w(d.a, old)
+            R.w(d.a, old)
 
         // MARK: Jumps and calls
         case .j: s.pointee.pc = UInt32(bitPattern: d.imm); return false
-        case .jx: s.pointee.pc = r(d.a); return false
+        case .jx: s.pointee.pc = R.r(d.a); return false
         case .call0:
-            w(0, pc &+ 3); s.pointee.pc = UInt32(bitPattern: d.imm); return false
+            R.w(0, pc &+ 3); s.pointee.pc = UInt32(bitPattern: d.imm); return false
         case .callx0:
-            let t = r(d.a); w(0, pc &+ 3); s.pointee.pc = t; return false
+            let t = R.r(d.a); R.w(0, pc &+ 3); s.pointee.pc = t; return false
         case .call4, .call8, .call12:
             let n: UInt32 = d.op == .call4 ? 1 : d.op == .call8 ? 2 : 3
-            w(UInt8(n * 4), (n << 30) | ((pc &+ 3) & 0x3FFF_FFFF))
+            R.w(UInt8(n * 4), (n << 30) | ((pc &+ 3) & 0x3FFF_FFFF))
             s.pointee.ps = (s.pointee.ps & ~PS.callincMask) | (n << PS.callincShift)
             s.pointee.pc = UInt32(bitPattern: d.imm)
             return false
         case .callx4, .callx8, .callx12:
             let n: UInt32 = d.op == .callx4 ? 1 : d.op == .callx8 ? 2 : 3
-            let t = r(d.a)
-            w(UInt8(n * 4), (n << 30) | ((pc &+ 3) & 0x3FFF_FFFF))
+            let t = R.r(d.a)
+            R.w(UInt8(n * 4), (n << 30) | ((pc &+ 3) & 0x3FFF_FFFF))
             s.pointee.ps = (s.pointee.ps & ~PS.callincMask) | (n << PS.callincShift)
             s.pointee.pc = t
             return false
-        case .ret, .retn: s.pointee.pc = r(0); return false
-        case .retw, .retwn: return executeRetw(pc: pc)
-        case .entry: return executeEntry(d, pc: pc)
+        case .ret, .retn: s.pointee.pc = R.r(0); return false
+        case .retw, .retwn:
+            let flow = executeRetw(pc: pc)
+            R = Window(s.pointee.window)
+            return flow
+        case .entry:
+            let flow = executeEntry(d, pc: pc)
+            R = Window(s.pointee.window)
+            return flow
         case .movsp:
             let wb = s.pointee.windowBase, ws = s.pointee.windowStart
             if ws & (wsBit(wb &- 1) | wsBit(wb &- 2) | wsBit(wb &- 3)) == 0 {
                 raise(.alloca, pc: pc); return false
             }
-            w(d.a, r(d.b))
+            R.w(d.a, R.r(d.b))
         case .rotw:
             setWindowBase(UInt32(bitPattern: Int32(bitPattern: s.pointee.windowBase) &+ d.imm))
             updateWindowCheck()
+            requestEventCheck()     // the run loop reloads the window pointer
 
         // MARK: Branches
-        case .beqz, .beqzn: if r(d.a) == 0 { return branch(d) }
-        case .bnez, .bnezn: if r(d.a) != 0 { return branch(d) }
-        case .bltz: if Int32(bitPattern: r(d.a)) < 0 { return branch(d) }
-        case .bgez: if Int32(bitPattern: r(d.a)) >= 0 { return branch(d) }
-        case .beqi: if Int32(bitPattern: r(d.a)) == d.imm { return branch2(d) }
-        case .bnei: if Int32(bitPattern: r(d.a)) != d.imm { return branch2(d) }
-        case .blti: if Int32(bitPattern: r(d.a)) < d.imm { return branch2(d) }
-        case .bgei: if Int32(bitPattern: r(d.a)) >= d.imm { return branch2(d) }
-        case .bltui: if r(d.a) < UInt32(bitPattern: d.imm) { return branch2(d) }
-        case .bgeui: if r(d.a) >= UInt32(bitPattern: d.imm) { return branch2(d) }
-        case .beq: if r(d.a) == r(d.b) { return branch(d) }
-        case .bne: if r(d.a) != r(d.b) { return branch(d) }
-        case .blt: if Int32(bitPattern: r(d.a)) < Int32(bitPattern: r(d.b)) { return branch(d) }
-        case .bge: if Int32(bitPattern: r(d.a)) >= Int32(bitPattern: r(d.b)) { return branch(d) }
-        case .bltu: if r(d.a) < r(d.b) { return branch(d) }
-        case .bgeu: if r(d.a) >= r(d.b) { return branch(d) }
-        case .bany: if r(d.a) & r(d.b) != 0 { return branch(d) }
-        case .bnone: if r(d.a) & r(d.b) == 0 { return branch(d) }
-        case .ball: if ~r(d.a) & r(d.b) == 0 { return branch(d) }
-        case .bnall: if ~r(d.a) & r(d.b) != 0 { return branch(d) }
-        case .bbc: if r(d.a) & (1 << (r(d.b) & 31)) == 0 { return branch(d) }
-        case .bbs: if r(d.a) & (1 << (r(d.b) & 31)) != 0 { return branch(d) }
-        case .bbci: if r(d.a) & (1 << UInt32(d.imm)) == 0 { return branch2(d) }
-        case .bbsi: if r(d.a) & (1 << UInt32(d.imm)) != 0 { return branch2(d) }
+        case .beqz, .beqzn: if R.r(d.a) == 0 { return branch(d) }
+        case .bnez, .bnezn: if R.r(d.a) != 0 { return branch(d) }
+        case .bltz: if Int32(bitPattern: R.r(d.a)) < 0 { return branch(d) }
+        case .bgez: if Int32(bitPattern: R.r(d.a)) >= 0 { return branch(d) }
+        case .beqi: if Int32(bitPattern: R.r(d.a)) == d.imm { return branch2(d) }
+        case .bnei: if Int32(bitPattern: R.r(d.a)) != d.imm { return branch2(d) }
+        case .blti: if Int32(bitPattern: R.r(d.a)) < d.imm { return branch2(d) }
+        case .bgei: if Int32(bitPattern: R.r(d.a)) >= d.imm { return branch2(d) }
+        case .bltui: if R.r(d.a) < UInt32(bitPattern: d.imm) { return branch2(d) }
+        case .bgeui: if R.r(d.a) >= UInt32(bitPattern: d.imm) { return branch2(d) }
+        case .beq: if R.r(d.a) == R.r(d.b) { return branch(d) }
+        case .bne: if R.r(d.a) != R.r(d.b) { return branch(d) }
+        case .blt: if Int32(bitPattern: R.r(d.a)) < Int32(bitPattern: R.r(d.b)) { return branch(d) }
+        case .bge: if Int32(bitPattern: R.r(d.a)) >= Int32(bitPattern: R.r(d.b)) { return branch(d) }
+        case .bltu: if R.r(d.a) < R.r(d.b) { return branch(d) }
+        case .bgeu: if R.r(d.a) >= R.r(d.b) { return branch(d) }
+        case .bany: if R.r(d.a) & R.r(d.b) != 0 { return branch(d) }
+        case .bnone: if R.r(d.a) & R.r(d.b) == 0 { return branch(d) }
+        case .ball: if ~R.r(d.a) & R.r(d.b) == 0 { return branch(d) }
+        case .bnall: if ~R.r(d.a) & R.r(d.b) != 0 { return branch(d) }
+        case .bbc: if R.r(d.a) & (1 << (R.r(d.b) & 31)) == 0 { return branch(d) }
+        case .bbs: if R.r(d.a) & (1 << (R.r(d.b) & 31)) != 0 { return branch(d) }
+        case .bbci: if R.r(d.a) & (1 << UInt32(d.imm)) == 0 { return branch2(d) }
+        case .bbsi: if R.r(d.a) & (1 << UInt32(d.imm)) != 0 { return branch2(d) }
         case .bf: if s.pointee.br & (1 << UInt32(d.a)) == 0 { return branch(d) }
         case .bt: if s.pointee.br & (1 << UInt32(d.a)) != 0 { return branch(d) }
         case .loop, .loopnez, .loopgtz:
-            let count = r(d.a)
+            let count = R.r(d.a)
             s.pointee.lcount = count &- 1
             s.pointee.lbeg = pc &+ 3
             s.pointee.lend = UInt32(bitPattern: d.imm)
@@ -422,7 +434,7 @@ extension XtensaCPU {
         case .rsil:
             let old = s.pointee.ps
             s.pointee.ps = (old & ~PS.intlevelMask) | UInt32(d.imm)
-            w(d.a, old)
+            R.w(d.a, old)
             requestEventCheck()
         case .waiti:
             s.pointee.ps = (s.pointee.ps & ~PS.intlevelMask) | UInt32(d.imm)
@@ -432,45 +444,45 @@ extension XtensaCPU {
             return false
         case .rsr:
             guard let v = readSR(Int(d.imm)) else { raise(.illegalInstruction, pc: pc); return false }
-            w(d.a, v)
+            R.w(d.a, v)
             if d.imm == Int32(SR.ccount) && s.pointee.spinSkipping, skipCCountSpin(pc: pc, target: d.a, ccount: v) { return false }
         case .wsr:
-            if !writeSR(Int(d.imm), r(d.a)) { raise(.illegalInstruction, pc: pc); return false }
+            if !writeSR(Int(d.imm), R.r(d.a)) { raise(.illegalInstruction, pc: pc); return false }
         case .xsr:
             let n = Int(d.imm)
             guard n != SR.interrupt, n != SR.intclear, n != SR.prid, let old = readSR(n) else {
                 raise(.illegalInstruction, pc: pc); return false
             }
-            _ = writeSR(n, r(d.a))
-            w(d.a, old)
+            _ = writeSR(n, R.r(d.a))
+            R.w(d.a, old)
         case .rur:
             guard let v = readUR(Int(d.imm)) else { raise(.illegalInstruction, pc: pc); return false }
             if Int(d.imm) == UR.fcr || Int(d.imm) == UR.fsr, s.pointee.cpenable & 1 == 0 {
                 raise(.coprocessor0Disabled, pc: pc); return false
             }
-            w(d.a, v)
+            R.w(d.a, v)
         case .wur:
             if Int(d.imm) == UR.fcr || Int(d.imm) == UR.fsr, s.pointee.cpenable & 1 == 0 {
                 raise(.coprocessor0Disabled, pc: pc); return false
             }
-            if !writeUR(Int(d.imm), r(d.a)) { raise(.illegalInstruction, pc: pc); return false }
-        case .rer: w(d.a, 0)
+            if !writeUR(Int(d.imm), R.r(d.a)) { raise(.illegalInstruction, pc: pc); return false }
+        case .rer: R.w(d.a, 0)
         case .wer: break
         case .witlb, .wdtlb:
             // Region protection: the attribute of the 512 MiB region named by as[31:29].
-            let region = r(d.b) >> 29
-            let attr = r(d.a) & 0xF
+            let region = R.r(d.b) >> 29
+            let attr = R.r(d.a) & 0xF
             if d.op == .wdtlb {
                 s.pointee.dtlbAttr = (s.pointee.dtlbAttr & ~(0xF << (region * 4))) | attr << (region * 4)
             } else {
                 s.pointee.itlbAttr = (s.pointee.itlbAttr & ~(0xF << (region * 4))) | attr << (region * 4)
             }
-        case .ritlb0, .rdtlb0: w(d.a, (r(d.b) & 0xE000_0000))
+        case .ritlb0, .rdtlb0: R.w(d.a, (R.r(d.b) & 0xE000_0000))
         case .ritlb1, .rdtlb1:
-            let region = r(d.b) >> 29
+            let region = R.r(d.b) >> 29
             let attrs = d.op == .ritlb1 ? s.pointee.itlbAttr : s.pointee.dtlbAttr
-            w(d.a, (r(d.b) & 0xE000_0000) | ((attrs >> (region * 4)) & 0xF))
-        case .pitlb, .pdtlb: w(d.a, (r(d.b) & 0xE000_0000) | 1)
+            R.w(d.a, (R.r(d.b) & 0xE000_0000) | ((attrs >> (region * 4)) & 0xF))
+        case .pitlb, .pdtlb: R.w(d.a, (R.r(d.b) & 0xE000_0000) | 1)
         case .iitlb, .idtlb: break
 
         // MARK: Booleans
@@ -485,20 +497,20 @@ extension XtensaCPU {
         case .xorb: setB(d.a, b(d.b) != b(d.c))
 
         // MARK: MAC16
-        case .macAA: mac(d.imm2, r(d.a), r(d.b))
-        case .macAD: mac(d.imm2, r(d.a), mreg(d.b))
-        case .macDA: mac(d.imm2, mreg(d.a), r(d.b))
+        case .macAA: mac(d.imm2, R.r(d.a), R.r(d.b))
+        case .macAD: mac(d.imm2, R.r(d.a), mreg(d.b))
+        case .macDA: mac(d.imm2, mreg(d.a), R.r(d.b))
         case .macDD: mac(d.imm2, mreg(d.a), mreg(d.b))
         case .macDAld, .macDDld, .lddec, .ldinc:
             // Operands: mw, as, (mx, at|my). The product uses the registers' old values.
             let inc = d.op == .ldinc || (d.op != .lddec && (d.imm2 >> 4) == 2)
-            let addr = inc ? r(d.b) &+ 4 : r(d.b) &- 4
+            let addr = inc ? R.r(d.b) &+ 4 : R.r(d.b) &- 4
             let v = load32(addr, pc)
             if s.pointee.faulted { s.pointee.faulted = false; return false }
-            if d.op == .macDAld { mac(d.imm2 & 0xF, mreg(d.c), r(d.d)) }
+            if d.op == .macDAld { mac(d.imm2 & 0xF, mreg(d.c), R.r(d.d)) }
             if d.op == .macDDld { mac(d.imm2 & 0xF, mreg(d.c), mreg(d.d)) }
             setM(d.a, v)
-            w(d.b, addr)
+            R.w(d.b, addr)
 
         // MARK: Floating point (every operation is named: the switch needs no range check)
         case .lsi, .lsip, .ssi, .ssip, .lsx, .lsxp, .ssx, .ssxp, .addS, .subS, .mulS, .maddS, .msubS,
@@ -507,7 +519,7 @@ extension XtensaCPU {
              .addexpS, .addexpmS, .unS, .oeqS, .ueqS, .oltS, .ultS, .oleS, .uleS, .moveqzS, .movnezS,
              .movltzS, .movgezS, .movfS, .movtS:
             if s.pointee.cpenable & 1 == 0 { raise(.coprocessor0Disabled, pc: pc); return false }
-            return executeFP(d, pc: pc)
+            return executeFP(d, pc: pc, R)
         }
         return true
     }
@@ -662,6 +674,14 @@ extension XtensaCPU {
     }
 }
 
+
+/// The current window's a0-a15: sixteen consecutive words of the register file.
+struct Window {
+    let p: UnsafeMutablePointer<UInt32>
+    @inline(__always) init(_ p: UnsafeMutablePointer<UInt32>) { self.p = p }
+    @inline(__always) func r(_ i: UInt8) -> UInt32 { p[Int(i)] }
+    @inline(__always) func w(_ i: UInt8, _ v: UInt32) { p[Int(i)] = v }
+}
 
 /// A view of a predecoded slot that reads each field where it is used (no copy of the slot).
 struct DecodedRef {

@@ -2,35 +2,35 @@
 // so results and FSR flags are the same on every host.
 
 extension XtensaCPU {
-    func executeFP(_ d: DecodedRef, pc: UInt32) -> Bool {
+    func executeFP(_ d: DecodedRef, pc: UInt32, _ R: Window) -> Bool {
         let s = st
         switch d.op {
         case .lsi, .lsip:
-            let base = r(d.b)
+            let base = R.r(d.b)
             let a = d.op == .lsi ? base &+ UInt32(bitPattern: d.imm) : base
             let v = load32(a, pc)
             if s.pointee.faulted { s.pointee.faulted = false; return false }
             setFR(d.a, v)
-            if d.op == .lsip { w(d.b, base &+ UInt32(bitPattern: d.imm)) }
+            if d.op == .lsip { R.w(d.b, base &+ UInt32(bitPattern: d.imm)) }
         case .ssi, .ssip:
-            let base = r(d.b)
+            let base = R.r(d.b)
             let a = d.op == .ssi ? base &+ UInt32(bitPattern: d.imm) : base
             store32(a, fr(d.a), pc)
             if s.pointee.faulted { s.pointee.faulted = false; return false }
-            if d.op == .ssip { w(d.b, base &+ UInt32(bitPattern: d.imm)) }
+            if d.op == .ssip { R.w(d.b, base &+ UInt32(bitPattern: d.imm)) }
         case .lsx, .lsxp:
-            let base = r(d.b)
-            let a = d.op == .lsx ? base &+ r(d.c) : base
+            let base = R.r(d.b)
+            let a = d.op == .lsx ? base &+ R.r(d.c) : base
             let v = load32(a, pc)
             if s.pointee.faulted { s.pointee.faulted = false; return false }
             setFR(d.a, v)
-            if d.op == .lsxp { w(d.b, base &+ r(d.c)) }
+            if d.op == .lsxp { R.w(d.b, base &+ R.r(d.c)) }
         case .ssx, .ssxp:
-            let base = r(d.b)
-            let a = d.op == .ssx ? base &+ r(d.c) : base
+            let base = R.r(d.b)
+            let a = d.op == .ssx ? base &+ R.r(d.c) : base
             store32(a, fr(d.a), pc)
             if s.pointee.faulted { s.pointee.faulted = false; return false }
-            if d.op == .ssxp { w(d.b, base &+ r(d.c)) }
+            if d.op == .ssxp { R.w(d.b, base &+ R.r(d.c)) }
         case .addS: setFR(d.a, FPU.add(fr(d.b), fr(d.c), fcr: s.pointee.fcr, fsr: &s.pointee.fsr))
         case .subS: setFR(d.a, FPU.sub(fr(d.b), fr(d.c), fcr: s.pointee.fcr, fsr: &s.pointee.fsr))
         case .mulS: setFR(d.a, FPU.mul(fr(d.b), fr(d.c), fcr: s.pointee.fcr, fsr: &s.pointee.fsr))
@@ -38,15 +38,15 @@ extension XtensaCPU {
         case .msubS: setFR(d.a, FPU.msub(fr(d.a), fr(d.b), fr(d.c), fcr: s.pointee.fcr, fsr: &s.pointee.fsr))
         case .roundS, .truncS, .floorS, .ceilS:
             let mode: FPRounding = d.op == .roundS ? .nearestEven : d.op == .truncS ? .towardZero : d.op == .floorS ? .down : .up
-            w(d.a, FPU.toInt32(fr(d.b), scale: Int(d.imm), rounding: mode, fsr: &s.pointee.fsr))
-        case .utruncS: w(d.a, FPU.utrunc(fr(d.b), scale: Int(d.imm), fsr: &s.pointee.fsr))
+            R.w(d.a, FPU.toInt32(fr(d.b), scale: Int(d.imm), rounding: mode, fsr: &s.pointee.fsr))
+        case .utruncS: R.w(d.a, FPU.utrunc(fr(d.b), scale: Int(d.imm), fsr: &s.pointee.fsr))
         case .floatS, .ufloatS:
-            setFR(d.a, FPU.fromInt(r(d.b), signed: d.op == .floatS, scale: Int(d.imm), fcr: s.pointee.fcr, fsr: &s.pointee.fsr))
+            setFR(d.a, FPU.fromInt(R.r(d.b), signed: d.op == .floatS, scale: Int(d.imm), fcr: s.pointee.fcr, fsr: &s.pointee.fsr))
         case .movS: setFR(d.a, fr(d.b))
         case .absS: setFR(d.a, fr(d.b) & 0x7FFF_FFFF)
         case .negS: setFR(d.a, fr(d.b) ^ 0x8000_0000)
-        case .rfr: w(d.a, fr(d.b))
-        case .wfr: setFR(d.a, r(d.b))
+        case .rfr: R.w(d.a, fr(d.b))
+        case .wfr: setFR(d.a, R.r(d.b))
         case .constS:
             let values: (UInt32, UInt32, UInt32, UInt32) = (0, 0x3F80_0000, 0x4000_0000, 0x3F00_0000)
             setFR(d.a, withUnsafeBytes(of: values) { $0.load(fromByteOffset: Int(d.imm & 3) * 4, as: UInt32.self) })
@@ -71,10 +71,10 @@ extension XtensaCPU {
         case .ultS: setB(d.a, FPU.ult(fr(d.b), fr(d.c), fsr: &s.pointee.fsr))
         case .oleS: setB(d.a, FPU.ole(fr(d.b), fr(d.c), fsr: &s.pointee.fsr))
         case .uleS: setB(d.a, FPU.ule(fr(d.b), fr(d.c), fsr: &s.pointee.fsr))
-        case .moveqzS: if r(d.c) == 0 { setFR(d.a, fr(d.b)) }
-        case .movnezS: if r(d.c) != 0 { setFR(d.a, fr(d.b)) }
-        case .movltzS: if Int32(bitPattern: r(d.c)) < 0 { setFR(d.a, fr(d.b)) }
-        case .movgezS: if Int32(bitPattern: r(d.c)) >= 0 { setFR(d.a, fr(d.b)) }
+        case .moveqzS: if R.r(d.c) == 0 { setFR(d.a, fr(d.b)) }
+        case .movnezS: if R.r(d.c) != 0 { setFR(d.a, fr(d.b)) }
+        case .movltzS: if Int32(bitPattern: R.r(d.c)) < 0 { setFR(d.a, fr(d.b)) }
+        case .movgezS: if Int32(bitPattern: R.r(d.c)) >= 0 { setFR(d.a, fr(d.b)) }
         case .movfS: if !b(d.c) { setFR(d.a, fr(d.b)) }
         case .movtS: if b(d.c) { setFR(d.a, fr(d.b)) }
         default:
