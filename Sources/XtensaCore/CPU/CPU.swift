@@ -271,11 +271,11 @@ public final class XtensaCPU {
         guard ps & (PS.woe | PS.excm) == PS.woe else { s.pointee.freePanels = 3; return }
         let wb = s.pointee.windowBase
         let ws = s.pointee.windowStart
-        let rotated = ((ws | ws << 16) >> (wb + 1)) | 8
+        let rotated = ((ws | ws &<< 16) &>> (wb &+ 1)) | 8
         s.pointee.freePanels = UInt8(min(3, rotated.trailingZeroBitCount))
     }
 
-    @inline(__always) func wsBit(_ wb: UInt32) -> UInt32 { 1 << (wb & 15) }
+    @inline(__always) func wsBit(_ wb: UInt32) -> UInt32 { 1 &<< (wb & 15) }
 
     /// Raises the window overflow exception for an instruction at `pc` that named a register in a live frame.
     func windowOverflow(pc: UInt32) {
@@ -564,7 +564,7 @@ public final class XtensaCPU {
         case SR.acchi: s.pointee.acc = (Int64(Int8(truncatingIfNeeded: v)) << 32) | (s.pointee.acc & 0xFFFF_FFFF)
         case 32...35: withUnsafeMutableBytes(of: &s.pointee.m) { $0.storeBytes(of: v, toByteOffset: (n - 32) * 4, as: UInt32.self) }
         case SR.windowbase: setWindowBase(v); updateWindowCheck(); requestEventCheck()
-        case SR.windowstart: s.pointee.windowStart = v & 0xFFFF; updateWindowCheck()
+        case SR.windowstart: s.pointee.windowStart = v & 0xFFFF; updateWindowCheck(); requestEventCheck()
         case 89: break // MMID: trace only
         case SR.ibreakenable: s.pointee.ibreakenable = v & 3
         case SR.memctl: s.pointee.memctl = v & 1

@@ -109,14 +109,30 @@ extension XtensaCPU {
         // The current window. ENTRY and RETW reload it; everything else that moves the window
         // (WSR, ROTW, RFWO/RFWU, overflow) goes through the event check, which reloads it.
         var R = Window(s.pointee.window)
+        // The cycle count, kept in a host register and stored (not read back) before each
+        // instruction: an increment in memory would make every instruction wait for the last
+        // one's store. Only the state path (exceptions, CCOUNT busy-wait skips) reloads it.
+        var cyc = s.pointee.cycles
+        // 4 - free panels: a carried slot whose `gate` reaches it is decoded and names no
+        // register of a live frame. Reloaded with `cyc` (every change of WINDOWSTART, PS or
+        // WINDOWBASE sets PC or requests the event check).
+        var need = 4 &- s.pointee.freePanels
         while true {
-            if s.pointee.cycles >= s.pointee.nextEvent {
+            // The host's branch hints keep the common path free of taken branches: each costs a
+            // front-end cycle, and they, not the arithmetic, bound the loop's speed.
+            if _slowPath(cyc >= s.pointee.nextEvent) {
                 if let reason = handleEvents() { return reason }
                 next = unknown
                 pc = s.pointee.pc
                 R = Window(s.pointee.window)
+                cyc = s.pointee.cycles
+                need = 4 &- s.pointee.freePanels
             }
             let dp: UnsafeMutablePointer<Decoded>
+            if _fastPath(next.pointee.gate >= need) {
+                dp = next
+            } else {
+            // Slow path: fetch, hooks, window overflow check.
             if next.pointee.length != 0 {
                 dp = next
             } else if let f = fetch(pc) {
@@ -136,32 +152,42 @@ extension XtensaCPU {
                 }
                 pc = s.pointee.pc
                 R = Window(s.pointee.window)
+                cyc = s.pointee.cycles
+                need = 4 &- s.pointee.freePanels
                 continue
             }
-            // Fields are read in place; a decode page dropped by a store during this instruction
-            // stays allocated until the next event check (MemoryMap.reclaimRetired).
-            let d = DecodedRef(p: dp)
+            // With hooks every instruction comes here (`next` is always unknown).
             if H.active {
                 if let stop = hooks.before(self, pc: pc, decoded: dp.pointee) { return stop }
                 R = Window(s.pointee.window)
+                cyc = s.pointee.cycles
+                need = 4 &- s.pointee.freePanels
             }
-            if d.panel > s.pointee.freePanels {
+            if dp.pointee.panel > s.pointee.freePanels {
                 windowOverflow(pc: pc)
                 next = unknown
                 if H.active { hooks.after(self, pc: pc, decoded: dp.pointee, completed: false) }
                 pc = s.pointee.pc
                 R = Window(s.pointee.window)
+                need = 4 &- s.pointee.freePanels
                 continue
             }
-            s.pointee.cycles &+= 1
-            let completed = execute(d, pc: pc, &R)
+            }
+            // Fields are read in place; a decode page dropped by a store during this instruction
+            // stays allocated until the next event check (MemoryMap.reclaimRetired).
+            let d = DecodedRef(p: dp)
+            cyc &+= 1
+            s.pointee.cycles = cyc
+            var jump: UInt32 = 0
+            let flow = execute(d, pc: pc, s, &R, &jump)
+            assert(flow <= 0 || flow == Int(d.length))
             var following: UInt32
-            if completed {
-                // Sequential fall-through: zero-overhead loop back-edge.
-                let len = Int(d.length)
-                let npc = pc &+ UInt32(truncatingIfNeeded: len)
+            if flow > 0 {
+                // Sequential fall-through (the length is a constant of the case that ran);
+                // zero-overhead loop back-edge.
+                let npc = pc &+ UInt32(truncatingIfNeeded: flow)
                 s.pointee.pc = npc
-                next = dp + len
+                next = dp + flow
                 following = npc
                 if npc == s.pointee.lend, s.pointee.lcount != 0, s.pointee.ps & PS.excm == 0 {
                     s.pointee.lcount &-= 1
@@ -170,30 +196,45 @@ extension XtensaCPU {
                     next = (target ^ pc) >> pageShift == 0 ? dp - Int(pc & 0xFFF) + Int(target & 0xFFF) : unknown
                     following = target
                 }
+            } else if flow < 0 {
+                // A taken branch or jump: the target comes in a register, not through the state.
+                s.pointee.pc = jump
+                next = (jump ^ pc) >> pageShift == 0 ? dp - Int(pc & 0xFFF) + Int(jump & 0xFFF) : unknown
+                following = jump
             } else {
                 let target = s.pointee.pc
                 next = (target ^ pc) >> pageShift == 0 ? dp - Int(pc & 0xFFF) + Int(target & 0xFFF) : unknown
                 following = target
+                cyc = s.pointee.cycles
+                need = 4 &- s.pointee.freePanels
             }
             if H.active {
+                let completed = flow > 0
                 hooks.after(self, pc: pc, decoded: dp.pointee, completed: completed)
                 next = unknown
                 pc = s.pointee.pc
                 R = Window(s.pointee.window)
+                cyc = s.pointee.cycles
+                need = 4 &- s.pointee.freePanels
             } else {
                 pc = following
             }
         }
     }
 
-    /// Executes one instruction at `pc`. Returns true when execution falls through to the next
-    /// instruction; false when the instruction set PC itself (taken branch, jump, exception).
-    @inline(__always)
-    func execute(_ d: DecodedRef, pc: UInt32, _ R: inout Window) -> Bool {
-        let s = st
+    /// Executes one instruction at `pc`. Returns its length (2 or 3, a constant in each case, so
+    /// that the loop finds the next slot without waiting for a load) when execution falls through
+    /// to the next instruction; `Flow.target` for a taken branch or jump, whose target is then
+    /// in `target`; `Flow.state` when the instruction set the state's PC (exceptions, returns
+    /// from them, loops not entered).
+    // Transparent: an always-inline function is not inlined into a caller as large as `run`.
+    @_transparent
+    func execute(_ d: DecodedRef, pc: UInt32, _ s: UnsafeMutablePointer<CPUState>, _ R: inout Window,
+                 _ target: inout UInt32) -> Int {
         switch d.op {
         // MARK: ALU
-        case .add, .addn: R.w(d.a, R.r(d.b) &+ R.r(d.c))
+        case .add: R.w(d.a, R.r(d.b) &+ R.r(d.c))
+        case .addn: R.w(d.a, R.r(d.b) &+ R.r(d.c)); return 2
         case .addx2: R.w(d.a, (R.r(d.b) << 1) &+ R.r(d.c))
         case .addx4: R.w(d.a, (R.r(d.b) << 2) &+ R.r(d.c))
         case .addx8: R.w(d.a, (R.r(d.b) << 3) &+ R.r(d.c))
@@ -208,9 +249,11 @@ extension XtensaCPU {
         case .abs:
             let v = Int32(bitPattern: R.r(d.b))
             R.w(d.a, v < 0 ? UInt32(bitPattern: 0 &- v) : UInt32(bitPattern: v))
-        case .addi, .addmi, .addin: R.w(d.a, R.r(d.b) &+ UInt32(bitPattern: d.imm))
-        case .movi, .movin: R.w(d.a, UInt32(bitPattern: d.imm))
-        case .movn: R.w(d.a, R.r(d.b))
+        case .addi, .addmi: R.w(d.a, R.r(d.b) &+ UInt32(bitPattern: d.imm))
+        case .addin: R.w(d.a, R.r(d.b) &+ UInt32(bitPattern: d.imm)); return 2
+        case .movi: R.w(d.a, UInt32(bitPattern: d.imm))
+        case .movin: R.w(d.a, UInt32(bitPattern: d.imm)); return 2
+        case .movn: R.w(d.a, R.r(d.b)); return 2
         case .extui:
             let mask: UInt32 = d.imm2 >= 32 ? 0xFFFF_FFFF : (1 << UInt32(d.imm2)) &- 1
             R.w(d.a, (R.r(d.b) >> UInt32(d.imm)) & mask)
@@ -263,7 +306,7 @@ extension XtensaCPU {
             R.w(d.a, UInt32(truncatingIfNeeded: p >> 32))
         case .quou, .quos, .remu, .rems:
             let b = R.r(d.c)
-            if b == 0 { raise(.integerDivideByZero, pc: pc); return false }
+            if b == 0 { raise(.integerDivideByZero, pc: pc); return Flow.state }
             let a = R.r(d.b)
             switch d.op {
             case .quou: R.w(d.a, a / b)
@@ -279,79 +322,76 @@ extension XtensaCPU {
         // MARK: Loads and stores
         case .l8ui:
             let v = load8(R.r(d.b) &+ UInt32(bitPattern: d.imm), pc)
-            if s.pointee.faulted { s.pointee.faulted = false; return false }
+            if s.pointee.faulted { s.pointee.faulted = false; return Flow.state }
             R.w(d.a, v)
         case .l16ui:
             let v = load16(R.r(d.b) &+ UInt32(bitPattern: d.imm), pc)
-            if s.pointee.faulted { s.pointee.faulted = false; return false }
+            if s.pointee.faulted { s.pointee.faulted = false; return Flow.state }
             R.w(d.a, v)
         case .l16si:
             let v = load16(R.r(d.b) &+ UInt32(bitPattern: d.imm), pc)
-            if s.pointee.faulted { s.pointee.faulted = false; return false }
+            if s.pointee.faulted { s.pointee.faulted = false; return Flow.state }
             R.w(d.a, UInt32(bitPattern: Int32(Int16(truncatingIfNeeded: v))))
-        case .l32i, .l32in, .l32ai, .l32e:
-            let v = load32(R.r(d.b) &+ UInt32(bitPattern: d.imm), pc)
-            if s.pointee.faulted { s.pointee.faulted = false; return false }
-            R.w(d.a, v)
+        case .l32i, .l32ai, .l32e: if !loadWord(d, pc, R) { return Flow.state }
+        case .l32in: if !loadWord(d, pc, R) { return Flow.state }; return 2
         case .l32r:
             let v = load32(UInt32(bitPattern: d.imm), pc)
-            if s.pointee.faulted { s.pointee.faulted = false; return false }
+            if s.pointee.faulted { s.pointee.faulted = false; return Flow.state }
             R.w(d.a, v)
         case .s8i:
             store8(R.r(d.b) &+ UInt32(bitPattern: d.imm), R.r(d.a), pc)
-            if s.pointee.faulted { s.pointee.faulted = false; return false }
+            if s.pointee.faulted { s.pointee.faulted = false; return Flow.state }
         case .s16i:
             store16(R.r(d.b) &+ UInt32(bitPattern: d.imm), R.r(d.a), pc)
-            if s.pointee.faulted { s.pointee.faulted = false; return false }
-        case .s32i, .s32in, .s32ri, .s32e:
-            store32(R.r(d.b) &+ UInt32(bitPattern: d.imm), R.r(d.a), pc)
-            if s.pointee.faulted { s.pointee.faulted = false; return false }
+            if s.pointee.faulted { s.pointee.faulted = false; return Flow.state }
+        case .s32i, .s32ri, .s32e: if !storeWord(d, pc, R) { return Flow.state }
+        case .s32in: if !storeWord(d, pc, R) { return Flow.state }; return 2
         case .s32c1i:
             let a = R.r(d.b) &+ UInt32(bitPattern: d.imm)
             if s.pointee.atomctl & 3 == 0 {
-                raise(.loadStoreError, pc: pc, vaddr: a); return false
+                raise(.loadStoreError, pc: pc, vaddr: a); return Flow.state
             }
             let old = load32(a, pc)
-            if s.pointee.faulted { s.pointee.faulted = false; return false }
+            if s.pointee.faulted { s.pointee.faulted = false; return Flow.state }
             if old == s.pointee.scompare1 {
                 store32(a, R.r(d.a), pc)
-                if s.pointee.faulted { s.pointee.faulted = false; return false }
+                if s.pointee.faulted { s.pointee.faulted = false; return Flow.state }
             }
             R.w(d.a, old)
 
         // MARK: Jumps and calls
-        case .j: s.pointee.pc = UInt32(bitPattern: d.imm); return false
-        case .jx: s.pointee.pc = R.r(d.a); return false
+        case .j: target = UInt32(bitPattern: d.imm); return Flow.target
+        case .jx: target = R.r(d.a); return Flow.target
         case .call0:
-            R.w(0, pc &+ 3); s.pointee.pc = UInt32(bitPattern: d.imm); return false
+            R.w(0, pc &+ 3); target = UInt32(bitPattern: d.imm); return Flow.target
         case .callx0:
-            let t = R.r(d.a); R.w(0, pc &+ 3); s.pointee.pc = t; return false
+            target = R.r(d.a); R.w(0, pc &+ 3); return Flow.target
         case .call4, .call8, .call12:
             let n: UInt32 = d.op == .call4 ? 1 : d.op == .call8 ? 2 : 3
             R.w(UInt8(n * 4), (n << 30) | ((pc &+ 3) & 0x3FFF_FFFF))
             s.pointee.ps = (s.pointee.ps & ~PS.callincMask) | (n << PS.callincShift)
-            s.pointee.pc = UInt32(bitPattern: d.imm)
-            return false
+            target = UInt32(bitPattern: d.imm)
+            return Flow.target
         case .callx4, .callx8, .callx12:
             let n: UInt32 = d.op == .callx4 ? 1 : d.op == .callx8 ? 2 : 3
             let t = R.r(d.a)
             R.w(UInt8(n * 4), (n << 30) | ((pc &+ 3) & 0x3FFF_FFFF))
             s.pointee.ps = (s.pointee.ps & ~PS.callincMask) | (n << PS.callincShift)
-            s.pointee.pc = t
-            return false
-        case .ret, .retn: s.pointee.pc = R.r(0); return false
+            target = t
+            return Flow.target
+        case .ret, .retn: target = R.r(0); return Flow.target
         case .retw, .retwn:
-            let flow = executeRetw(pc: pc)
+            executeRetw(pc: pc)
             R = Window(s.pointee.window)
-            return flow
+            return Flow.state
         case .entry:
-            let flow = executeEntry(d, pc: pc)
+            executeEntry(d, pc: pc)
             R = Window(s.pointee.window)
-            return flow
+            return Flow.state
         case .movsp:
             let wb = s.pointee.windowBase, ws = s.pointee.windowStart
             if ws & (wsBit(wb &- 1) | wsBit(wb &- 2) | wsBit(wb &- 3)) == 0 {
-                raise(.alloca, pc: pc); return false
+                raise(.alloca, pc: pc); return Flow.state
             }
             R.w(d.a, R.r(d.b))
         case .rotw:
@@ -360,32 +400,34 @@ extension XtensaCPU {
             requestEventCheck()     // the run loop reloads the window pointer
 
         // MARK: Branches
-        case .beqz, .beqzn: if R.r(d.a) == 0 { return branch(d) }
-        case .bnez, .bnezn: if R.r(d.a) != 0 { return branch(d) }
-        case .bltz: if Int32(bitPattern: R.r(d.a)) < 0 { return branch(d) }
-        case .bgez: if Int32(bitPattern: R.r(d.a)) >= 0 { return branch(d) }
-        case .beqi: if Int32(bitPattern: R.r(d.a)) == d.imm { return branch2(d) }
-        case .bnei: if Int32(bitPattern: R.r(d.a)) != d.imm { return branch2(d) }
-        case .blti: if Int32(bitPattern: R.r(d.a)) < d.imm { return branch2(d) }
-        case .bgei: if Int32(bitPattern: R.r(d.a)) >= d.imm { return branch2(d) }
-        case .bltui: if R.r(d.a) < UInt32(bitPattern: d.imm) { return branch2(d) }
-        case .bgeui: if R.r(d.a) >= UInt32(bitPattern: d.imm) { return branch2(d) }
-        case .beq: if R.r(d.a) == R.r(d.b) { return branch(d) }
-        case .bne: if R.r(d.a) != R.r(d.b) { return branch(d) }
-        case .blt: if Int32(bitPattern: R.r(d.a)) < Int32(bitPattern: R.r(d.b)) { return branch(d) }
-        case .bge: if Int32(bitPattern: R.r(d.a)) >= Int32(bitPattern: R.r(d.b)) { return branch(d) }
-        case .bltu: if R.r(d.a) < R.r(d.b) { return branch(d) }
-        case .bgeu: if R.r(d.a) >= R.r(d.b) { return branch(d) }
-        case .bany: if R.r(d.a) & R.r(d.b) != 0 { return branch(d) }
-        case .bnone: if R.r(d.a) & R.r(d.b) == 0 { return branch(d) }
-        case .ball: if ~R.r(d.a) & R.r(d.b) == 0 { return branch(d) }
-        case .bnall: if ~R.r(d.a) & R.r(d.b) != 0 { return branch(d) }
-        case .bbc: if R.r(d.a) & (1 << (R.r(d.b) & 31)) == 0 { return branch(d) }
-        case .bbs: if R.r(d.a) & (1 << (R.r(d.b) & 31)) != 0 { return branch(d) }
-        case .bbci: if R.r(d.a) & (1 << UInt32(d.imm)) == 0 { return branch2(d) }
-        case .bbsi: if R.r(d.a) & (1 << UInt32(d.imm)) != 0 { return branch2(d) }
-        case .bf: if s.pointee.br & (1 << UInt32(d.a)) == 0 { return branch(d) }
-        case .bt: if s.pointee.br & (1 << UInt32(d.a)) != 0 { return branch(d) }
+        case .beqz: if R.r(d.a) == 0 { return branch(d, &target) }
+        case .beqzn: if R.r(d.a) == 0 { return branch(d, &target) }; return 2
+        case .bnez: if R.r(d.a) != 0 { return branch(d, &target) }
+        case .bnezn: if R.r(d.a) != 0 { return branch(d, &target) }; return 2
+        case .bltz: if Int32(bitPattern: R.r(d.a)) < 0 { return branch(d, &target) }
+        case .bgez: if Int32(bitPattern: R.r(d.a)) >= 0 { return branch(d, &target) }
+        case .beqi: if Int32(bitPattern: R.r(d.a)) == d.imm { return branch2(d, &target) }
+        case .bnei: if Int32(bitPattern: R.r(d.a)) != d.imm { return branch2(d, &target) }
+        case .blti: if Int32(bitPattern: R.r(d.a)) < d.imm { return branch2(d, &target) }
+        case .bgei: if Int32(bitPattern: R.r(d.a)) >= d.imm { return branch2(d, &target) }
+        case .bltui: if R.r(d.a) < UInt32(bitPattern: d.imm) { return branch2(d, &target) }
+        case .bgeui: if R.r(d.a) >= UInt32(bitPattern: d.imm) { return branch2(d, &target) }
+        case .beq: if R.r(d.a) == R.r(d.b) { return branch(d, &target) }
+        case .bne: if R.r(d.a) != R.r(d.b) { return branch(d, &target) }
+        case .blt: if Int32(bitPattern: R.r(d.a)) < Int32(bitPattern: R.r(d.b)) { return branch(d, &target) }
+        case .bge: if Int32(bitPattern: R.r(d.a)) >= Int32(bitPattern: R.r(d.b)) { return branch(d, &target) }
+        case .bltu: if R.r(d.a) < R.r(d.b) { return branch(d, &target) }
+        case .bgeu: if R.r(d.a) >= R.r(d.b) { return branch(d, &target) }
+        case .bany: if R.r(d.a) & R.r(d.b) != 0 { return branch(d, &target) }
+        case .bnone: if R.r(d.a) & R.r(d.b) == 0 { return branch(d, &target) }
+        case .ball: if ~R.r(d.a) & R.r(d.b) == 0 { return branch(d, &target) }
+        case .bnall: if ~R.r(d.a) & R.r(d.b) != 0 { return branch(d, &target) }
+        case .bbc: if R.r(d.a) & (1 << (R.r(d.b) & 31)) == 0 { return branch(d, &target) }
+        case .bbs: if R.r(d.a) & (1 << (R.r(d.b) & 31)) != 0 { return branch(d, &target) }
+        case .bbci: if R.r(d.a) & (1 << UInt32(d.imm)) == 0 { return branch2(d, &target) }
+        case .bbsi: if R.r(d.a) & (1 << UInt32(d.imm)) != 0 { return branch2(d, &target) }
+        case .bf: if s.pointee.br & (1 << UInt32(d.a)) == 0 { return branch(d, &target) }
+        case .bt: if s.pointee.br & (1 << UInt32(d.a)) != 0 { return branch(d, &target) }
         case .loop, .loopnez, .loopgtz:
             let count = R.r(d.a)
             s.pointee.lcount = count &- 1
@@ -393,28 +435,30 @@ extension XtensaCPU {
             s.pointee.lend = UInt32(bitPattern: d.imm)
             if (d.op == .loopnez && count == 0) || (d.op == .loopgtz && Int32(bitPattern: count) <= 0) {
                 s.pointee.pc = UInt32(bitPattern: d.imm)
-                return false
+                return Flow.state
             }
 
         // MARK: System
-        case .isync, .rsync, .esync, .dsync, .excw, .memw, .extw, .nop, .nopn: break
-        case .illegal, .illn: raise(.illegalInstruction, pc: pc); return false
-        case .syscall: raise(.syscall, pc: pc); return false
-        case .simcall: return executeSimcall(pc: pc)
+        case .isync, .rsync, .esync, .dsync, .excw, .memw, .extw, .nop: break
+        case .nopn: return 2
+        case .illegal, .illn: raise(.illegalInstruction, pc: pc); return Flow.state
+        case .syscall: raise(.syscall, pc: pc); return Flow.state
+        case .simcall: return executeSimcall(pc: pc) ? 3 : Flow.state
         case .break_:
-            if debugException(cause: 1 << 3, pc: pc) { return false }
+            if debugException(cause: 1 << 3, pc: pc) { return Flow.state }
         case .breakn:
-            if debugException(cause: 1 << 4, pc: pc) { return false }
+            if debugException(cause: 1 << 4, pc: pc) { return Flow.state }
+            return 2
         case .rfe:
             s.pointee.ps &= ~PS.excm
             s.pointee.pc = s.pointee.epc.0
             updateWindowCheck(); requestEventCheck()
-            return false
+            return Flow.state
         case .rfde:
             s.pointee.ps &= ~PS.excm
             s.pointee.pc = s.pointee.depc
             updateWindowCheck(); requestEventCheck()
-            return false
+            return Flow.state
         case .rfwo, .rfwu:
             if d.op == .rfwo { s.pointee.windowStart &= ~wsBit(s.pointee.windowBase) }
             else { s.pointee.windowStart |= wsBit(s.pointee.windowBase) }
@@ -422,15 +466,15 @@ extension XtensaCPU {
             s.pointee.ps &= ~PS.excm
             s.pointee.pc = s.pointee.epc.0
             updateWindowCheck(); requestEventCheck()
-            return false
+            return Flow.state
         case .rfi:
             let level = Int(d.imm)
-            guard level >= 2 && level <= 7 else { raise(.illegalInstruction, pc: pc); return false }
+            guard level >= 2 && level <= 7 else { raise(.illegalInstruction, pc: pc); return Flow.state }
             s.pointee.pc = withUnsafeBytes(of: &s.pointee.epc) { $0.load(fromByteOffset: (level - 1) * 4, as: UInt32.self) }
             s.pointee.ps = withUnsafeBytes(of: &s.pointee.eps) { $0.load(fromByteOffset: (level - 1) * 4, as: UInt32.self) } & PS.writableMask
             updateWindowCheck(); requestEventCheck()
-            return false
-        case .rfme: raise(.illegalInstruction, pc: pc); return false
+            return Flow.state
+        case .rfme: raise(.illegalInstruction, pc: pc); return Flow.state
         case .rsil:
             let old = s.pointee.ps
             s.pointee.ps = (old & ~PS.intlevelMask) | UInt32(d.imm)
@@ -441,31 +485,31 @@ extension XtensaCPU {
             s.pointee.pc = pc &+ 3
             s.pointee.waiting = true
             requestEventCheck()
-            return false
+            return Flow.state
         case .rsr:
-            guard let v = readSR(Int(d.imm)) else { raise(.illegalInstruction, pc: pc); return false }
+            guard let v = readSR(Int(d.imm)) else { raise(.illegalInstruction, pc: pc); return Flow.state }
             R.w(d.a, v)
-            if d.imm == Int32(SR.ccount) && s.pointee.spinSkipping, skipCCountSpin(pc: pc, target: d.a, ccount: v) { return false }
+            if d.imm == Int32(SR.ccount) && s.pointee.spinSkipping, skipCCountSpin(pc: pc, target: d.a, ccount: v) { return Flow.state }
         case .wsr:
-            if !writeSR(Int(d.imm), R.r(d.a)) { raise(.illegalInstruction, pc: pc); return false }
+            if !writeSR(Int(d.imm), R.r(d.a)) { raise(.illegalInstruction, pc: pc); return Flow.state }
         case .xsr:
             let n = Int(d.imm)
             guard n != SR.interrupt, n != SR.intclear, n != SR.prid, let old = readSR(n) else {
-                raise(.illegalInstruction, pc: pc); return false
+                raise(.illegalInstruction, pc: pc); return Flow.state
             }
             _ = writeSR(n, R.r(d.a))
             R.w(d.a, old)
         case .rur:
-            guard let v = readUR(Int(d.imm)) else { raise(.illegalInstruction, pc: pc); return false }
+            guard let v = readUR(Int(d.imm)) else { raise(.illegalInstruction, pc: pc); return Flow.state }
             if Int(d.imm) == UR.fcr || Int(d.imm) == UR.fsr, s.pointee.cpenable & 1 == 0 {
-                raise(.coprocessor0Disabled, pc: pc); return false
+                raise(.coprocessor0Disabled, pc: pc); return Flow.state
             }
             R.w(d.a, v)
         case .wur:
             if Int(d.imm) == UR.fcr || Int(d.imm) == UR.fsr, s.pointee.cpenable & 1 == 0 {
-                raise(.coprocessor0Disabled, pc: pc); return false
+                raise(.coprocessor0Disabled, pc: pc); return Flow.state
             }
-            if !writeUR(Int(d.imm), R.r(d.a)) { raise(.illegalInstruction, pc: pc); return false }
+            if !writeUR(Int(d.imm), R.r(d.a)) { raise(.illegalInstruction, pc: pc); return Flow.state }
         case .rer: R.w(d.a, 0)
         case .wer: break
         case .witlb, .wdtlb:
@@ -506,7 +550,7 @@ extension XtensaCPU {
             let inc = d.op == .ldinc || (d.op != .lddec && (d.imm2 >> 4) == 2)
             let addr = inc ? R.r(d.b) &+ 4 : R.r(d.b) &- 4
             let v = load32(addr, pc)
-            if s.pointee.faulted { s.pointee.faulted = false; return false }
+            if s.pointee.faulted { s.pointee.faulted = false; return Flow.state }
             if d.op == .macDAld { mac(d.imm2 & 0xF, mreg(d.c), R.r(d.d)) }
             if d.op == .macDDld { mac(d.imm2 & 0xF, mreg(d.c), mreg(d.d)) }
             setM(d.a, v)
@@ -518,10 +562,10 @@ extension XtensaCPU {
              .negS, .rfr, .wfr, .constS, .div0S, .recip0S, .sqrt0S, .rsqrt0S, .nexp01S, .mksadjS, .mkdadjS,
              .addexpS, .addexpmS, .unS, .oeqS, .ueqS, .oltS, .ultS, .oleS, .uleS, .moveqzS, .movnezS,
              .movltzS, .movgezS, .movfS, .movtS:
-            if s.pointee.cpenable & 1 == 0 { raise(.coprocessor0Disabled, pc: pc); return false }
-            return executeFP(d, pc: pc, R)
+            if s.pointee.cpenable & 1 == 0 { raise(.coprocessor0Disabled, pc: pc); return Flow.state }
+            return executeFP(d, pc: pc, R) ? 3 : Flow.state
         }
-        return true
+        return 3
     }
 
     /// A busy-wait on CCOUNT — `L: rsr.ccount a; sub x, a, y; bltu x, z, L` — runs its
@@ -555,14 +599,29 @@ extension XtensaCPU {
         return true
     }
 
-    @inline(__always) func branch(_ d: DecodedRef) -> Bool {
-        st.pointee.pc = UInt32(bitPattern: d.imm)
-        return false
+    /// L32I and its kin: a <- word at b + imm. False when the access raised an exception.
+    @inline(__always) func loadWord(_ d: DecodedRef, _ pc: UInt32, _ R: Window) -> Bool {
+        let v = load32(R.r(d.b) &+ UInt32(bitPattern: d.imm), pc)
+        if st.pointee.faulted { st.pointee.faulted = false; return false }
+        R.w(d.a, v)
+        return true
     }
 
-    @inline(__always) func branch2(_ d: DecodedRef) -> Bool {
-        st.pointee.pc = UInt32(bitPattern: d.imm2)
-        return false
+    /// S32I and its kin: word at b + imm <- a. False when the access raised an exception.
+    @inline(__always) func storeWord(_ d: DecodedRef, _ pc: UInt32, _ R: Window) -> Bool {
+        store32(R.r(d.b) &+ UInt32(bitPattern: d.imm), R.r(d.a), pc)
+        if st.pointee.faulted { st.pointee.faulted = false; return false }
+        return true
+    }
+
+    @inline(__always) func branch(_ d: DecodedRef, _ target: inout UInt32) -> Int {
+        target = UInt32(bitPattern: d.imm)
+        return Flow.target
+    }
+
+    @inline(__always) func branch2(_ d: DecodedRef, _ target: inout UInt32) -> Int {
+        target = UInt32(bitPattern: d.imm2)
+        return Flow.target
     }
 
     @inline(__always) func b(_ i: UInt8) -> Bool { st.pointee.br & (1 << UInt32(i)) != 0 }
@@ -600,18 +659,19 @@ extension XtensaCPU {
         st.pointee.acc = (acc << 24) >> 24
     }
 
-    func executeEntry(_ d: DecodedRef, pc: UInt32) -> Bool {
+    /// ENTRY. Sets PC (the next instruction, or the overflow vector).
+    func executeEntry(_ d: DecodedRef, pc: UInt32) {
         let s = st
         let ps = s.pointee.ps
         guard d.a <= 3, ps & (PS.woe | PS.excm) == PS.woe else {
-            raise(.illegalInstruction, pc: pc); return false
+            raise(.illegalInstruction, pc: pc); return
         }
         let callinc = (ps & PS.callincMask) >> PS.callincShift
         let wb = s.pointee.windowBase, ws = s.pointee.windowStart
-        let above = (ws | ws << 16) >> (wb + 1)
-        if callinc > 0 && above & ((1 << callinc) - 1) != 0 {
+        let above = (ws | ws &<< 16) &>> (wb &+ 1)
+        if callinc > 0 && above & ((1 &<< callinc) &- 1) != 0 {
             windowOverflow(pc: pc)
-            return false
+            return
         }
         let sp = r(d.a) &- UInt32(bitPattern: d.imm)
         w(UInt8(callinc << 2) | d.a, sp)
@@ -619,16 +679,16 @@ extension XtensaCPU {
         s.pointee.windowStart |= wsBit(s.pointee.windowBase)
         updateWindowCheck()
         s.pointee.pc = pc &+ 3
-        return false
     }
 
-    func executeRetw(pc: UInt32) -> Bool {
+    /// RETW. Sets PC (the return address, the underflow vector or the exception vector).
+    func executeRetw(pc: UInt32) {
         let s = st
         let a0 = r(0)
         let n = a0 >> 30
         let wb = s.pointee.windowBase, ws = s.pointee.windowStart
         guard n != 0, s.pointee.ps & (PS.woe | PS.excm) == PS.woe else {
-            raise(.illegalInstruction, pc: pc); return false
+            raise(.illegalInstruction, pc: pc); return
         }
         let target = (pc & 0xC000_0000) | (a0 & 0x3FFF_FFFF)
         let newWB = (wb &- n) & 15
@@ -646,7 +706,6 @@ extension XtensaCPU {
             requestEventCheck()
         }
         updateWindowCheck()
-        return false
     }
 
     func executeSimcall(pc: UInt32) -> Bool {
@@ -674,6 +733,14 @@ extension XtensaCPU {
     }
 }
 
+
+/// What `execute` returns besides an instruction's length.
+enum Flow {
+    /// The instruction set the state's PC.
+    static let state = 0
+    /// A taken branch or jump: the target is in the `target` argument.
+    static let target = -1
+}
 
 /// The current window's a0-a15: sixteen consecutive words of the register file.
 struct Window {

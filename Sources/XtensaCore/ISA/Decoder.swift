@@ -12,6 +12,10 @@ public struct Decoded: Sendable {
     public var b: UInt8 = 0
     public var c: UInt8 = 0
     public var d: UInt8 = 0
+    /// 4 - panel for a decoded instruction, 0 for an empty slot: the run loop takes the
+    /// carried slot when `gate >= 4 - free panels`, one comparison for "decoded, and no window
+    /// overflow".
+    public var gate: UInt8 = 0
     public var imm: Int32 = 0
     public var imm2: Int32 = 0
 
@@ -82,6 +86,7 @@ public enum Decoder {
         default: break
         }
         d.panel = maxAR < 0 ? 0 : UInt8(maxAR / 4)
+        d.gate = 4 - d.panel
         if regs.count > 0 { d.a = regs[0] }
         if regs.count > 1 { d.b = regs[1] }
         if regs.count > 2 { d.c = regs[2] }
