@@ -22,8 +22,11 @@ public enum StopReason: Equatable, Sendable {
 /// Architectural state kept in one flat struct behind a pointer, so the
 /// interpreter reaches it without ARC or exclusivity checks.
 public struct CPUState {
-    /// The register file (`XtensaCPU.file`): ar0-ar63 and the mirror of ar0-ar11, first in the state.
-    var registerFile: (SIMD16<UInt32>, SIMD16<UInt32>, SIMD16<UInt32>, SIMD16<UInt32>, SIMD16<UInt32>) = (.zero, .zero, .zero, .zero, .zero)
+    /// The register file (`XtensaCPU.file`), first in the state.
+    var registerFile: (SIMD16<UInt32>, SIMD16<UInt32>, SIMD16<UInt32>, SIMD16<UInt32>) = (.zero, .zero, .zero, .zero)
+    /// Where the register file starts in the physical file, in panels: physical register i is
+    /// `registerFile` word (i - 4 * fileRotation) mod 64 (see `XtensaCPU.setWindowBase`).
+    var fileRotation: UInt32 = 0
     public var pc: UInt32 = 0
     public var sar: UInt32 = 0
     public var lbeg: UInt32 = 0
@@ -118,10 +121,9 @@ public final class XtensaCPU {
     public let memory: MemoryMap
     public unowned(unsafe) var bus: XtensaBus
     public let st: UnsafeMutablePointer<CPUState>
-    /// The 64 physical address registers ar0-ar63, then a mirror of ar0-ar11 (76 words), so
-    /// that every window is sixteen consecutive words: a window that wraps past ar63 (WINDOWBASE
-    /// 13-15) uses the mirror, which then holds the current values of those registers (see
-    /// `setWindowBase`). Moving the window moves a pointer, not registers.
+    /// The 64 physical address registers, rotated by `CPUState.fileRotation` panels so that the
+    /// current window is sixteen consecutive words (see `setWindowBase`). Moving the window
+    /// moves a pointer, not registers.
     let file: UnsafeMutablePointer<UInt32>
     /// The 64 physical address registers (ar0-ar63), whichever window holds them.
     public var phys: PhysicalRegisters { PhysicalRegisters(cpu: self) }
@@ -181,7 +183,7 @@ public final class XtensaCPU {
         st.pointee.ccountOffset = UInt32(truncatingIfNeeded: 0 &- cycles)
         st.pointee.pc = config.resetVector
         st.pointee.vecbase = config.vecbaseReset
-        for i in 0..<76 { file[i] = 0 }
+        for i in 0..<64 { file[i] = 0 }
         st.pointee.window = file
         fatalReason = nil
         doubleExceptionRepeats = 0
@@ -214,35 +216,47 @@ public final class XtensaCPU {
 
     public func setPhysicalRegister(_ i: Int, _ v: UInt32) { file[fileIndex(i)] = v }
 
-    /// Where physical register `i` is held now: in the mirror when the current window wraps
-    /// past ar63 and covers it.
+    /// Where physical register `i` is held in `file`.
     @inline(__always) func fileIndex(_ i: Int) -> Int {
-        let k = i & 63
-        let wrapped = Int(st.pointee.windowBase) &* 4 &- 48    // registers of the window past ar63
-        return k < wrapped ? k &+ 64 : k
+        (i &- Int(st.pointee.fileRotation) &* 4) & 63
     }
 
-    /// Moves the register window. Every change of WINDOWBASE goes through here. A window that
-    /// wraps past ar63 works on the mirror of ar0-ar11: its values come out of ar0... when the
-    /// window moves there and go back when it leaves. The run loop holds the window pointer in
-    /// a host register: every instruction that moves the window leaves the fast path (it sets
-    /// PC or requests the event check), after which the loop reloads it.
+    /// Moves the register window. Every change of WINDOWBASE goes through here. The window is
+    /// sixteen consecutive words of `file` unless it would wrap past the file's end; then the
+    /// file is rotated so that the window sits in its middle (six panels from the start), which
+    /// leaves room for calls and returns on both sides before the next rotation. The run loop
+    /// holds the window pointer in a host register: every instruction that moves the window
+    /// leaves the fast path (it sets PC or requests the event check), after which the loop
+    /// reloads it.
     @inline(__always) func setWindowBase(_ wb: UInt32) {
-        let old = Int(st.pointee.windowBase)
-        let new = Int(wb & 15)
-        st.pointee.windowBase = wb & 15
-        if old >= 13 { syncMirror(panels: old &- 12, toFile: true) }
-        if new >= 13 { syncMirror(panels: new &- 12, toFile: false) }
-        st.pointee.window = file + new &* 4
+        let new = wb & 15
+        st.pointee.windowBase = new
+        var at = (new &- st.pointee.fileRotation) & 15
+        if at > 12 {
+            rotateFile(to: (new &- 6) & 15)
+            at = 6
+        }
+        st.pointee.window = file + Int(at) &* 4
     }
 
-    /// Copies the first `panels` four-register panels between ar0... and the mirror.
-    @inline(__always) func syncMirror(panels: Int, toFile: Bool) {
+    /// Rotates `file` so that it starts at physical panel `rotation`.
+    @inline(never) func rotateFile(to rotation: UInt32) {
         let f = UnsafeMutableRawPointer(file)
-        for k in 0..<panels {
-            let (from, to) = toFile ? (256 &+ k &* 16, k &* 16) : (k &* 16, 256 &+ k &* 16)
-            f.storeBytes(of: f.loadUnaligned(fromByteOffset: from, as: SIMD4<UInt32>.self), toByteOffset: to, as: SIMD4<UInt32>.self)
+        let shift = Int((st.pointee.fileRotation &- rotation) & 15)     // panels each moves up
+        var copy = st.pointee.registerFile
+        withUnsafeBytes(of: &copy) { old in
+            for k in 0..<16 {
+                f.storeBytes(of: old.loadUnaligned(fromByteOffset: k &* 16, as: SIMD4<UInt32>.self),
+                             toByteOffset: ((k &+ shift) & 15) &* 16, as: SIMD4<UInt32>.self)
+            }
         }
+        st.pointee.fileRotation = rotation
+    }
+
+    /// Free panels above window `wb` when overflow checks are on (see `updateWindowCheck`).
+    @inline(__always) func freePanelsAbove(_ wb: UInt32, _ ws: UInt32) -> UInt8 {
+        let rotated = ((ws | ws &<< 16) &>> (wb &+ 1)) | 8
+        return UInt8(truncatingIfNeeded: rotated.trailingZeroBitCount)
     }
 
     @inline(__always) func fr(_ i: UInt8) -> UInt32 {
@@ -269,10 +283,7 @@ public final class XtensaCPU {
         let s = st
         let ps = s.pointee.ps
         guard ps & (PS.woe | PS.excm) == PS.woe else { s.pointee.freePanels = 3; return }
-        let wb = s.pointee.windowBase
-        let ws = s.pointee.windowStart
-        let rotated = ((ws | ws &<< 16) &>> (wb &+ 1)) | 8
-        s.pointee.freePanels = UInt8(min(3, rotated.trailingZeroBitCount))
+        s.pointee.freePanels = freePanelsAbove(s.pointee.windowBase, s.pointee.windowStart)
     }
 
     @inline(__always) func wsBit(_ wb: UInt32) -> UInt32 { 1 &<< (wb & 15) }

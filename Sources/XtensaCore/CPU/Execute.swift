@@ -666,36 +666,39 @@ extension XtensaCPU {
         guard d.a <= 3, ps & (PS.woe | PS.excm) == PS.woe else {
             raise(.illegalInstruction, pc: pc); return
         }
-        let callinc = (ps & PS.callincMask) >> PS.callincShift
-        let wb = s.pointee.windowBase, ws = s.pointee.windowStart
-        let above = (ws | ws &<< 16) &>> (wb &+ 1)
-        if callinc > 0 && above & ((1 &<< callinc) &- 1) != 0 {
+        let callinc = (ps & PS.callincMask) &>> PS.callincShift
+        // The callee's frame needs `callinc` free panels above the window (with WOE set and
+        // EXCM clear, `freePanels` counts them, up to 3).
+        if callinc > UInt32(s.pointee.freePanels) {
             windowOverflow(pc: pc)
             return
         }
-        let sp = r(d.a) &- UInt32(bitPattern: d.imm)
-        w(UInt8(callinc << 2) | d.a, sp)
-        setWindowBase(wb + callinc)
-        s.pointee.windowStart |= wsBit(s.pointee.windowBase)
-        updateWindowCheck()
+        let win = s.pointee.window
+        win[Int(callinc &<< 2) | Int(d.a)] = win[Int(d.a)] &- UInt32(bitPattern: d.imm)
+        let wb = (s.pointee.windowBase &+ callinc) & 15
+        setWindowBase(wb)
+        let ws = s.pointee.windowStart | 1 &<< wb
+        s.pointee.windowStart = ws
+        s.pointee.freePanels = freePanelsAbove(wb, ws)
         s.pointee.pc = pc &+ 3
     }
 
     /// RETW. Sets PC (the return address, the underflow vector or the exception vector).
     func executeRetw(pc: UInt32) {
         let s = st
-        let a0 = r(0)
-        let n = a0 >> 30
-        let wb = s.pointee.windowBase, ws = s.pointee.windowStart
+        let a0 = s.pointee.window[0]
+        let n = a0 &>> 30
         guard n != 0, s.pointee.ps & (PS.woe | PS.excm) == PS.woe else {
             raise(.illegalInstruction, pc: pc); return
         }
-        let target = (pc & 0xC000_0000) | (a0 & 0x3FFF_FFFF)
+        let wb = s.pointee.windowBase, ws = s.pointee.windowStart
         let newWB = (wb &- n) & 15
-        if ws & wsBit(newWB) != 0 {
-            s.pointee.windowStart &= ~wsBit(wb)
+        if ws & 1 &<< newWB != 0 {
+            let ws2 = ws & ~(1 &<< wb)
+            s.pointee.windowStart = ws2
             setWindowBase(newWB)
-            s.pointee.pc = target
+            s.pointee.pc = (pc & 0xC000_0000) | (a0 & 0x3FFF_FFFF)
+            s.pointee.freePanels = freePanelsAbove(newWB, ws2)
         } else {
             // Window underflow: the caller's frame was spilled.
             s.pointee.ps = (s.pointee.ps & ~PS.owbMask) | (wb << PS.owbShift) | PS.excm
@@ -704,8 +707,8 @@ extension XtensaCPU {
             let vec = n == 1 ? Vector.windowUnderflow4 : n == 2 ? Vector.windowUnderflow8 : Vector.windowUnderflow12
             s.pointee.pc = s.pointee.vecbase &+ vec
             requestEventCheck()
+            updateWindowCheck()
         }
-        updateWindowCheck()
     }
 
     func executeSimcall(pc: UInt32) -> Bool {

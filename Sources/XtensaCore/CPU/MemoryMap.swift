@@ -188,7 +188,7 @@ public final class MemoryMap {
 
 extension Decoded {
     /// A slot that has not been decoded yet (length 0).
-    static let empty: Decoded = { var d = Decoded(); d.length = 0; return d }()
+    static let empty: Decoded = { var d = Decoded(); d.length = 0; d.gate = 0; return d }()
 
     /// An empty slot that is never written: the run loop's "next instruction not known yet".
     nonisolated(unsafe) static let unknownSlot: UnsafeMutablePointer<Decoded> = {

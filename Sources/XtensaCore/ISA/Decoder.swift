@@ -15,7 +15,7 @@ public struct Decoded: Sendable {
     /// 4 - panel for a decoded instruction, 0 for an empty slot: the run loop takes the
     /// carried slot when `gate >= 4 - free panels`, one comparison for "decoded, and no window
     /// overflow".
-    public var gate: UInt8 = 0
+    public var gate: UInt8 = 4
     public var imm: Int32 = 0
     public var imm2: Int32 = 0
 
