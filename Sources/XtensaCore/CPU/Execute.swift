@@ -118,9 +118,7 @@ extension XtensaCPU {
         // WINDOWBASE sets PC or requests the event check).
         var need = 4 &- s.pointee.freePanels
         while true {
-            // The host's branch hints keep the common path free of taken branches: each costs a
-            // front-end cycle, and they, not the arithmetic, bound the loop's speed.
-            if _slowPath(cyc >= s.pointee.nextEvent) {
+            if cyc >= s.pointee.nextEvent {
                 if let reason = handleEvents() { return reason }
                 next = unknown
                 pc = s.pointee.pc
@@ -129,6 +127,9 @@ extension XtensaCPU {
                 need = 4 &- s.pointee.freePanels
             }
             let dp: UnsafeMutablePointer<Decoded>
+            // The hint keeps the full path out of line: it decides the host's block layout and
+            // register allocation, worth 15-20% on firmware boots (measured; the event check
+            // hinted too made the ALU loop 15% slower).
             if _fastPath(next.pointee.gate >= need) {
                 dp = next
             } else {
