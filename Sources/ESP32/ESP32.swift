@@ -32,8 +32,15 @@ public final class ESP32: XtensaBus {
     private var edgeHigh: [UInt32] = [0, 0]
     /// Time (1/1920 MHz units) of the next peripheral event (timer alarm, watchdog stage).
     private var nextPeripheralEvent: UInt64 = .max
-    /// Peripherals within each 4 KiB page of 0x3FF00000-0x3FF7FFFF.
-    private var pageOwners = [[Peripheral]](repeating: [], count: 128)
+    /// Peripherals within each 4 KiB page of 0x3FF00000-0x3FF7FFFF: page i's are
+    /// `owners[ownerStart[i] ..< ownerStart[i + 1]]`. Flat and unowned (the peripherals are
+    /// kept by `peripherals`), so a register access retains nothing.
+    private var owners: UnsafeMutablePointer<PeripheralSlot> = .allocate(capacity: 0)
+    private var ownerStart: UnsafeMutablePointer<Int32> = {
+        let p = UnsafeMutablePointer<Int32>.allocate(capacity: 129)
+        p.initialize(repeating: 0, count: 129)
+        return p
+    }()
 
     /// Flash contents behind the cache (nil: no flash attached).
     public private(set) var flash: UnsafeMutableRawPointer?
@@ -123,11 +130,25 @@ public final class ESP32: XtensaBus {
         reset(cause: .powerOn)
     }
 
+    deinit {
+        owners.deallocate()
+        ownerStart.deallocate()
+    }
+
     /// Adds a peripheral to the bus.
     public func register(_ p: Peripheral) {
         peripherals.append(p)
-        let first = Int(p.range.lowerBound >> 12), last = Int((p.range.upperBound - 1) >> 12)
-        for i in first...last where i < pageOwners.count { pageOwners[i].append(p) }
+        var slots: [PeripheralSlot] = []
+        for page in 0..<128 {
+            ownerStart[page] = Int32(slots.count)
+            for q in peripherals where Int(q.range.lowerBound >> 12) <= page && Int((q.range.upperBound - 1) >> 12) >= page {
+                slots.append(PeripheralSlot(peripheral: q, lower: q.range.lowerBound, upper: q.range.upperBound))
+            }
+        }
+        ownerStart[128] = Int32(slots.count)
+        owners.deallocate()
+        owners = .allocate(capacity: slots.count)
+        owners.initialize(from: slots, count: slots.count)
     }
 
     // MARK: Setup
@@ -377,7 +398,7 @@ public final class ESP32: XtensaBus {
                 let table = off < 0x1_2000 ? 0 : 1
                 return dport.readMMU(cpu: table, index: Int((off - (table == 0 ? 0x1_0000 : 0x1_2000)) >> 2))
             }
-            if let p = owner(off), let v = p.read(offset: off - p.range.lowerBound, size: size) {
+            if let e = owner(off), let v = e.peripheral.read(offset: off &- e.lower, size: size) {
                 return extract(v, address: a, size: size)
             }
             diagnostics.unmodelled(peripheralName(off), address: address, size: size, write: false, pc: cpu.pc, core: coreIndex(cpu))
@@ -412,7 +433,7 @@ public final class ESP32: XtensaBus {
                 dport.writeMMU(cpu: table, index: Int((off - (table == 0 ? 0x1_0000 : 0x1_2000)) >> 2), value: value)
                 return true
             }
-            if let p = owner(off), p.write(offset: off - p.range.lowerBound, size: size, value: value) {
+            if let e = owner(off), e.peripheral.write(offset: off &- e.lower, size: size, value: value) {
                 return true
             }
             diagnostics.unmodelled(peripheralName(off), address: address, size: size, write: true, value: value, pc: cpu.pc, core: coreIndex(cpu))
@@ -437,13 +458,21 @@ public final class ESP32: XtensaBus {
         return (v >> shift) & (size == 1 ? 0xFF : 0xFFFF)
     }
 
-    @inline(__always) func owner(_ off: UInt32) -> Peripheral? {
-        for p in pageOwners[Int(off >> 12)] where p.range.contains(off) { return p }
+    @inline(__always) func owner(_ off: UInt32) -> PeripheralSlot? {
+        let page = Int(off >> 12)
+        guard page < 128 else { return nil }
+        var i = Int(ownerStart[page])
+        let end = Int(ownerStart[page &+ 1])
+        while i < end {
+            let e = owners[i]
+            if off >= e.lower && off < e.upper { return e }
+            i &+= 1
+        }
         return nil
     }
 
     func peripheralName(_ off: UInt32) -> String {
-        if let p = owner(off) { return "\(p.name) register" }
+        if let e = owner(off) { return "\(e.peripheral.name) register" }
         return "peripheral register"
     }
 
@@ -568,4 +597,11 @@ public final class ESP32: XtensaBus {
 
     /// Simulated milliseconds since power-on.
     public var simulatedMilliseconds: UInt64 { timeUnits / 1_920_000 }
+}
+
+/// A peripheral on the bus and its block (offsets from 0x3FF00000).
+struct PeripheralSlot {
+    unowned(unsafe) let peripheral: Peripheral
+    let lower: UInt32
+    let upper: UInt32
 }
