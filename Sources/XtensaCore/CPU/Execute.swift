@@ -180,7 +180,7 @@ extension XtensaCPU {
             cyc &+= 1
             s.pointee.cycles = cyc
             var jump: UInt32 = 0
-            let flow = execute(d, pc: pc, s, &R, &jump)
+            let flow = execute(d, pc: pc, s, &R, &jump, &need)
             assert(flow <= 0 || flow == Int(d.length))
             var following: UInt32
             if flow > 0 {
@@ -231,7 +231,7 @@ extension XtensaCPU {
     // Transparent: an always-inline function is not inlined into a caller as large as `run`.
     @_transparent
     func execute(_ d: DecodedRef, pc: UInt32, _ s: UnsafeMutablePointer<CPUState>, _ R: inout Window,
-                 _ target: inout UInt32) -> Int {
+                 _ target: inout UInt32, _ need: inout UInt8) -> Int {
         switch d.op {
         // MARK: ALU
         case .add: R.w(d.a, R.r(d.b) &+ R.r(d.c))
@@ -382,10 +382,49 @@ extension XtensaCPU {
             return Flow.target
         case .ret, .retn: target = R.r(0); return Flow.target
         case .retw, .retwn:
+            // The common case here (the caller's frame is live, the window stays inside the file);
+            // everything else (illegal, underflow, file rotation) in executeRetw.
+            let a0 = R.r(0)
+            let n = a0 &>> 30
+            let wb = s.pointee.windowBase, ws = s.pointee.windowStart
+            let newWB = (wb &- n) & 15
+            let at = (newWB &- s.pointee.fileRotation) & 15
+            if n != 0, s.pointee.ps & (PS.woe | PS.excm) == PS.woe, ws & 1 &<< newWB != 0, at <= 12 {
+                let ws2 = ws & ~(1 &<< wb)
+                s.pointee.windowStart = ws2
+                s.pointee.windowBase = newWB
+                let window = UnsafeMutableRawPointer(s).assumingMemoryBound(to: UInt32.self) + Int(at) &* 4
+                s.pointee.window = window
+                R = Window(window)
+                let free = freePanelsAbove(newWB, ws2)
+                s.pointee.freePanels = free
+                need = 4 &- free
+                target = (pc & 0xC000_0000) | (a0 & 0x3FFF_FFFF)
+                return Flow.target
+            }
             executeRetw(pc: pc)
             R = Window(s.pointee.window)
             return Flow.state
         case .entry:
+            // The common case here (room for the callee's frame, the window stays inside the
+            // file); everything else in executeEntry.
+            let ps = s.pointee.ps
+            let callinc = (ps & PS.callincMask) &>> PS.callincShift
+            let newWB = (s.pointee.windowBase &+ callinc) & 15
+            let at = (newWB &- s.pointee.fileRotation) & 15
+            if d.a <= 3, ps & (PS.woe | PS.excm) == PS.woe, callinc <= UInt32(s.pointee.freePanels), at <= 12 {
+                R.w(UInt8(truncatingIfNeeded: callinc &<< 2) | d.a, R.r(d.a) &- UInt32(bitPattern: d.imm))
+                let ws = s.pointee.windowStart | 1 &<< newWB
+                s.pointee.windowStart = ws
+                s.pointee.windowBase = newWB
+                let window = UnsafeMutableRawPointer(s).assumingMemoryBound(to: UInt32.self) + Int(at) &* 4
+                s.pointee.window = window
+                R = Window(window)
+                let free = freePanelsAbove(newWB, ws)
+                s.pointee.freePanels = free
+                need = 4 &- free
+                return 3
+            }
             executeEntry(d, pc: pc)
             R = Window(s.pointee.window)
             return Flow.state
