@@ -668,6 +668,7 @@ public final class XtensaCPU {
 
     @inline(never) func loadSlow(_ a: UInt32, size: Int, pc: UInt32) -> UInt32 {
         let s = st
+        s.pointee.pc = pc       // the run loop does not keep the state's PC current (the bus reads it)
         let attrs = memory.attributes(of: a)
         if size < 4 && attrs.contains(.wordOnly) {
             raise(.loadStoreError, pc: pc, vaddr: a); s.pointee.faulted = true; return 0
@@ -699,6 +700,7 @@ public final class XtensaCPU {
 
     @inline(never) func storeSlow(_ a: UInt32, size: Int, value: UInt32, pc: UInt32) {
         let s = st
+        s.pointee.pc = pc       // the run loop does not keep the state's PC current (the bus reads it)
         let attrs = memory.attributes(of: a)
         if size < 4 && attrs.contains(.wordOnly) {
             raise(.loadStoreError, pc: pc, vaddr: a); s.pointee.faulted = true; return

@@ -104,7 +104,9 @@ extension XtensaCPU {
         let unknown = Decoded.unknownSlot
         var next = unknown
         // PC of the instruction about to run, kept in a register; every path that lets
-        // something else change the state's PC reads it back.
+        // something else change the state's PC reads it back. The state's PC is written only
+        // where something may read it: before the event check, by the memory slow paths (the
+        // bus reports accesses with it), by instructions that set it, and for hooks.
         var pc = s.pointee.pc
         // The current window. ENTRY and RETW reload it; everything else that moves the window
         // (WSR, ROTW, RFWO/RFWU, overflow) goes through the event check, which reloads it.
@@ -119,6 +121,7 @@ extension XtensaCPU {
         var need = 4 &- s.pointee.freePanels
         while true {
             if cyc >= s.pointee.nextEvent {
+                s.pointee.pc = pc
                 if let reason = handleEvents() { return reason }
                 next = unknown
                 pc = s.pointee.pc
@@ -187,7 +190,7 @@ extension XtensaCPU {
                 // Sequential fall-through (the length is a constant of the case that ran);
                 // zero-overhead loop back-edge.
                 let npc = pc &+ UInt32(truncatingIfNeeded: flow)
-                s.pointee.pc = npc
+                if H.active { s.pointee.pc = npc }
                 next = dp + flow
                 following = npc
                 if npc == s.pointee.lend, s.pointee.lcount != 0, s.pointee.ps & PS.excm == 0 {
@@ -199,7 +202,7 @@ extension XtensaCPU {
                 }
             } else if flow < 0 {
                 // A taken branch or jump: the target comes in a register, not through the state.
-                s.pointee.pc = jump
+                if H.active { s.pointee.pc = jump }
                 next = (jump ^ pc) >> pageShift == 0 ? dp - Int(pc & 0xFFF) + Int(jump & 0xFFF) : unknown
                 following = jump
             } else {
