@@ -203,7 +203,14 @@ extension XtensaCPU {
             } else if flow < 0 {
                 // A taken branch or jump: the target comes in a register, not through the state.
                 if H.active { s.pointee.pc = jump }
-                next = (jump ^ pc) >> pageShift == 0 ? dp - Int(pc & 0xFFF) + Int(jump & 0xFFF) : unknown
+                // Fixed targets in the same page have their slot distance in the slot.
+                let delta = d.jumpDelta
+                assert(delta == Decoded.farJump || pc &+ UInt32(bitPattern: Int32(delta)) == jump)
+                if delta != Decoded.farJump {
+                    next = dp + Int(delta)
+                } else {
+                    next = (jump ^ pc) >> pageShift == 0 ? dp - Int(pc & 0xFFF) + Int(jump & 0xFFF) : unknown
+                }
                 following = jump
             } else {
                 let target = s.pointee.pc
@@ -808,4 +815,5 @@ struct DecodedRef {
     @inline(__always) var d: UInt8 { p.pointee.d }
     @inline(__always) var imm: Int32 { p.pointee.imm }
     @inline(__always) var imm2: Int32 { p.pointee.imm2 }
+    @inline(__always) var jumpDelta: Int16 { p.pointee.jumpDelta }
 }

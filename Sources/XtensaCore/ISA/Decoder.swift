@@ -8,16 +8,26 @@ public struct Decoded: Sendable {
     public var length: UInt8 = 3
     /// Highest register panel (AR index / 4) the instruction names, for the window overflow check.
     public var panel: UInt8 = 0
-    public var a: UInt8 = 0
-    public var b: UInt8 = 0
-    public var c: UInt8 = 0
-    public var d: UInt8 = 0
     /// 4 - panel for a decoded instruction, 0 for an empty slot: the run loop takes the
     /// carried slot when `gate >= 4 - free panels`, one comparison for "decoded, and no window
     /// overflow".
     public var gate: UInt8 = 4
+    public var a: UInt8 = 0
+    public var b: UInt8 = 0
+    /// For branches and jumps (which name at most two registers), `c` and `d` hold `jumpDelta`.
+    public var c: UInt8 = 0
+    public var d: UInt8 = 0
     public var imm: Int32 = 0
     public var imm2: Int32 = 0
+
+    /// Instructions that may jump (`Flow.target`): the distance in bytes from the instruction to
+    /// its target when the target is fixed and in the same 4 KiB page (the run loop's next slot
+    /// is then this many slots on), else `Decoded.farJump`.
+    public var jumpDelta: Int16 {
+        get { Int16(bitPattern: UInt16(c) | UInt16(d) << 8) }
+        set { c = UInt8(truncatingIfNeeded: newValue); d = UInt8(truncatingIfNeeded: newValue >> 8) }
+    }
+    public static let farJump = Int16.min
 
     public init() {}
 }
@@ -94,6 +104,21 @@ public enum Decoder {
         if imms.count > 0 { d.imm = imms[0] }
         if imms.count > 1 { d.imm2 = imms[1] }
         if def.aux != 0 { d.imm2 = def.aux }
+        switch def.op {
+        case .j, .call0, .call4, .call8, .call12, .beqz, .bnez, .bltz, .bgez, .beq, .bne, .blt, .bge, .bltu,
+             .bgeu, .bany, .bnone, .ball, .bnall, .bbc, .bbs, .bf, .bt, .beqzn, .bnezn:
+            d.jumpDelta = jumpDelta(from: pc, to: UInt32(bitPattern: d.imm))
+        case .beqi, .bnei, .blti, .bgei, .bltui, .bgeui, .bbci, .bbsi:
+            d.jumpDelta = jumpDelta(from: pc, to: UInt32(bitPattern: d.imm2))
+        case .jx, .callx0, .callx4, .callx8, .callx12, .ret, .retn, .retw, .retwn:
+            d.jumpDelta = Decoded.farJump
+        default: break
+        }
         return d
+    }
+
+    /// The branch distance when `target` is in the same 4 KiB page as `pc`.
+    static func jumpDelta(from pc: UInt32, to target: UInt32) -> Int16 {
+        (target ^ pc) >> 12 == 0 ? Int16(Int32(bitPattern: target &- pc)) : Decoded.farJump
     }
 }
