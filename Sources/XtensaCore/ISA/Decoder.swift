@@ -14,18 +14,27 @@ public struct Decoded: Sendable {
     public var gate: UInt8 = 4
     public var a: UInt8 = 0
     public var b: UInt8 = 0
-    /// For branches and jumps (which name at most two registers), `c` and `d` hold `jumpDelta`.
-    public var c: UInt8 = 0
-    public var d: UInt8 = 0
+    /// Operands `c` (low byte) and `d`; for branches and jumps (which name at most two
+    /// registers) the 16 bits are `jumpDelta`.
+    var cd: UInt16 = 0
     public var imm: Int32 = 0
     public var imm2: Int32 = 0
+
+    public var c: UInt8 {
+        get { UInt8(truncatingIfNeeded: cd) }
+        set { cd = cd & 0xFF00 | UInt16(newValue) }
+    }
+    public var d: UInt8 {
+        get { UInt8(truncatingIfNeeded: cd &>> 8) }
+        set { cd = cd & 0x00FF | UInt16(newValue) &<< 8 }
+    }
 
     /// Instructions that may jump (`Flow.target`): the distance in bytes from the instruction to
     /// its target when the target is fixed and in the same 4 KiB page (the run loop's next slot
     /// is then this many slots on), else `Decoded.farJump`.
     public var jumpDelta: Int16 {
-        get { Int16(bitPattern: UInt16(c) | UInt16(d) << 8) }
-        set { c = UInt8(truncatingIfNeeded: newValue); d = UInt8(truncatingIfNeeded: newValue >> 8) }
+        get { Int16(bitPattern: cd) }
+        set { cd = UInt16(bitPattern: newValue) }
     }
     public static let farJump = Int16.min
 
