@@ -400,15 +400,7 @@ extension XtensaCPU {
             let newWB = (wb &- n) & 15
             let at = (newWB &- s.pointee.fileRotation) & 15
             if n != 0, s.pointee.ps & (PS.woe | PS.excm) == PS.woe, ws & 1 &<< newWB != 0, at <= 12 {
-                let ws2 = ws & ~(1 &<< wb)
-                s.pointee.windowStart = ws2
-                s.pointee.windowBase = newWB
-                let window = UnsafeMutableRawPointer(s).assumingMemoryBound(to: UInt32.self) + Int(at) &* 4
-                s.pointee.window = window
-                R = Window(window)
-                let free = freePanelsAbove(newWB, ws2)
-                s.pointee.freePanels = free
-                need = 4 &- free
+                moveWindow(to: newWB, at: at, windowStart: ws & ~(1 &<< wb), s, &R, &need)
                 target = (pc & 0xC000_0000) | (a0 & 0x3FFF_FFFF)
                 return Flow.target
             }
@@ -424,15 +416,7 @@ extension XtensaCPU {
             let at = (newWB &- s.pointee.fileRotation) & 15
             if d.a <= 3, ps & (PS.woe | PS.excm) == PS.woe, callinc <= UInt32(s.pointee.freePanels), at <= 12 {
                 R.w(UInt8(truncatingIfNeeded: callinc &<< 2) | d.a, R.r(d.a) &- UInt32(bitPattern: d.imm))
-                let ws = s.pointee.windowStart | 1 &<< newWB
-                s.pointee.windowStart = ws
-                s.pointee.windowBase = newWB
-                let window = UnsafeMutableRawPointer(s).assumingMemoryBound(to: UInt32.self) + Int(at) &* 4
-                s.pointee.window = window
-                R = Window(window)
-                let free = freePanelsAbove(newWB, ws)
-                s.pointee.freePanels = free
-                need = 4 &- free
+                moveWindow(to: newWB, at: at, windowStart: s.pointee.windowStart | 1 &<< newWB, s, &R, &need)
                 return 3
             }
             executeEntry(d, pc: pc)
@@ -647,6 +631,20 @@ extension XtensaCPU {
         s.pointee.pc = pc
         s.pointee.spinSkips &+= 1
         return true
+    }
+
+    /// ENTRY's and RETW's common case: WINDOWBASE `wb`, whose window starts `at` panels into the
+    /// file (no rotation needed), and WINDOWSTART `ws` (overflow checks on: WOE set, EXCM clear).
+    @inline(__always) func moveWindow(to wb: UInt32, at: UInt32, windowStart ws: UInt32,
+                                      _ s: UnsafeMutablePointer<CPUState>, _ R: inout Window, _ need: inout UInt8) {
+        s.pointee.windowStart = ws
+        s.pointee.windowBase = wb
+        let window = UnsafeMutableRawPointer(s).assumingMemoryBound(to: UInt32.self) + Int(at) &* 4
+        s.pointee.window = window
+        R = Window(window)
+        let free = freePanelsAbove(wb, ws)
+        s.pointee.freePanels = free
+        need = 4 &- free
     }
 
     /// L32I and its kin: a <- word at b + imm. False when the access raised an exception.
