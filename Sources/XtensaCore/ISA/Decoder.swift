@@ -6,8 +6,6 @@
 public struct Decoded: Sendable {
     public var op: Op = .illegal
     public var length: UInt8 = 3
-    /// Highest register panel (AR index / 4) the instruction names, for the window overflow check.
-    public var panel: UInt8 = 0
     /// 4 - panel for a decoded instruction, 0 for an empty slot: the run loop takes the
     /// carried slot when `gate >= 4 - free panels`, one comparison for "decoded, and no window
     /// overflow".
@@ -27,6 +25,12 @@ public struct Decoded: Sendable {
     public var d: UInt8 {
         get { UInt8(truncatingIfNeeded: cd &>> 8) }
         set { cd = cd & 0x00FF | UInt16(newValue) &<< 8 }
+    }
+
+    /// Highest register panel (AR index / 4) the instruction names, for the window overflow check.
+    public var panel: UInt8 {
+        get { 4 &- gate }
+        set { gate = 4 &- newValue }
     }
 
     /// Instructions that may jump (`Flow.target`): the distance in bytes from the instruction to
@@ -105,7 +109,6 @@ public enum Decoder {
         default: break
         }
         d.panel = maxAR < 0 ? 0 : UInt8(maxAR / 4)
-        d.gate = 4 - d.panel
         if regs.count > 0 { d.a = regs[0] }
         if regs.count > 1 { d.b = regs[1] }
         if regs.count > 2 { d.c = regs[2] }
