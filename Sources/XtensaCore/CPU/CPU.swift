@@ -183,8 +183,7 @@ public final class XtensaCPU {
         st.pointee.ccountOffset = UInt32(truncatingIfNeeded: 0 &- cycles)
         st.pointee.pc = config.resetVector
         st.pointee.vecbase = config.vecbaseReset
-        for i in 0..<64 { file[i] = 0 }
-        st.pointee.window = file
+        st.pointee.window = file       // the registers were cleared with the state
         fatalReason = nil
         doubleExceptionRepeats = 0
         updateWindowCheck()
@@ -225,9 +224,7 @@ public final class XtensaCPU {
     /// sixteen consecutive words of `file` unless it would wrap past the file's end; then the
     /// file is rotated so that the window sits in its middle (six panels from the start), which
     /// leaves room for calls and returns on both sides before the next rotation. The run loop
-    /// holds the window pointer in a host register: every instruction that moves the window
-    /// leaves the fast path (it sets PC or requests the event check), after which the loop
-    /// reloads it.
+    /// holds the window pointer in a host register (see `run`).
     @inline(__always) func setWindowBase(_ wb: UInt32) {
         let new = wb & 15
         st.pointee.windowBase = new

@@ -108,8 +108,9 @@ extension XtensaCPU {
         // where something may read it: before the event check, by the memory slow paths (the
         // bus reports accesses with it), by instructions that set it, and for hooks.
         var pc = s.pointee.pc
-        // The current window. ENTRY and RETW reload it; everything else that moves the window
-        // (WSR, ROTW, RFWO/RFWU, overflow) goes through the event check, which reloads it.
+        // The current window. ENTRY and RETW move it in place; everything else that moves the
+        // window (WSR, ROTW, RFWO/RFWU, overflow, underflow) sets PC or requests the event
+        // check, and both paths reload it.
         var R = Window(s.pointee.window)
         // The cycle count, kept in a host register and stored (not read back) before each
         // instruction: an increment in memory would make every instruction wait for the last
@@ -392,34 +393,32 @@ extension XtensaCPU {
             return Flow.target
         case .ret, .retn: target = R.r(0); return Flow.target
         case .retw, .retwn:
-            // The common case here (the caller's frame is live, the window stays inside the file);
-            // everything else (illegal, underflow, file rotation) in executeRetw.
+            // Returns to a live frame here; an illegal RETW or an underflow in retwException.
             let a0 = R.r(0)
             let n = a0 &>> 30
             let wb = s.pointee.windowBase, ws = s.pointee.windowStart
             let newWB = (wb &- n) & 15
-            let at = (newWB &- s.pointee.fileRotation) & 15
-            if n != 0, s.pointee.ps & (PS.woe | PS.excm) == PS.woe, ws & 1 &<< newWB != 0, at <= 12 {
-                moveWindow(to: newWB, at: at, windowStart: ws & ~(1 &<< wb), s, &R, &need)
+            if n != 0, s.pointee.ps & (PS.woe | PS.excm) == PS.woe, ws & 1 &<< newWB != 0 {
+                moveWindow(to: newWB, windowStart: ws & ~(1 &<< wb), s, &R, &need)
                 target = (pc & 0xC000_0000) | (a0 & 0x3FFF_FFFF)
                 return Flow.target
             }
-            executeRetw(pc: pc)
+            retwException(pc: pc, a0: a0)
             R = Window(s.pointee.window)
             return Flow.state
         case .entry:
-            // The common case here (room for the callee's frame, the window stays inside the
-            // file); everything else in executeEntry.
+            // Opens the callee's frame here when there is room (the callee needs `callinc` free
+            // panels above the window; with WOE set and EXCM clear `freePanels` counts them, up
+            // to 3); an illegal ENTRY or a window overflow in entryException.
             let ps = s.pointee.ps
             let callinc = (ps & PS.callincMask) &>> PS.callincShift
-            let newWB = (s.pointee.windowBase &+ callinc) & 15
-            let at = (newWB &- s.pointee.fileRotation) & 15
-            if d.a <= 3, ps & (PS.woe | PS.excm) == PS.woe, callinc <= UInt32(s.pointee.freePanels), at <= 12 {
+            if d.a <= 3, ps & (PS.woe | PS.excm) == PS.woe, callinc <= UInt32(s.pointee.freePanels) {
                 R.w(UInt8(truncatingIfNeeded: callinc &<< 2) | d.a, R.r(d.a) &- UInt32(bitPattern: d.imm))
-                moveWindow(to: newWB, at: at, windowStart: s.pointee.windowStart | 1 &<< newWB, s, &R, &need)
+                let newWB = (s.pointee.windowBase &+ callinc) & 15
+                moveWindow(to: newWB, windowStart: s.pointee.windowStart | 1 &<< newWB, s, &R, &need)
                 return 3
             }
-            executeEntry(d, pc: pc)
+            entryException(d, pc: pc)
             R = Window(s.pointee.window)
             return Flow.state
         case .movsp:
@@ -633,15 +632,13 @@ extension XtensaCPU {
         return true
     }
 
-    /// ENTRY's and RETW's common case: WINDOWBASE `wb`, whose window starts `at` panels into the
-    /// file (no rotation needed), and WINDOWSTART `ws` (overflow checks on: WOE set, EXCM clear).
-    @inline(__always) func moveWindow(to wb: UInt32, at: UInt32, windowStart ws: UInt32,
+    /// ENTRY's and RETW's window move: WINDOWBASE `wb` and WINDOWSTART `ws` (overflow checks
+    /// on: WOE set, EXCM clear); the run loop's window and gate threshold follow.
+    @inline(__always) func moveWindow(to wb: UInt32, windowStart ws: UInt32,
                                       _ s: UnsafeMutablePointer<CPUState>, _ R: inout Window, _ need: inout UInt8) {
         s.pointee.windowStart = ws
-        s.pointee.windowBase = wb
-        let window = UnsafeMutableRawPointer(s).assumingMemoryBound(to: UInt32.self) + Int(at) &* 4
-        s.pointee.window = window
-        R = Window(window)
+        setWindowBase(wb)
+        R = Window(s.pointee.window)
         let free = freePanelsAbove(wb, ws)
         s.pointee.freePanels = free
         need = 4 &- free
@@ -707,56 +704,32 @@ extension XtensaCPU {
         st.pointee.acc = (acc << 24) >> 24
     }
 
-    /// ENTRY. Sets PC (the next instruction, or the overflow vector).
-    func executeEntry(_ d: DecodedRef, pc: UInt32) {
-        let s = st
-        let ps = s.pointee.ps
-        guard d.a <= 3, ps & (PS.woe | PS.excm) == PS.woe else {
-            raise(.illegalInstruction, pc: pc); return
-        }
-        let callinc = (ps & PS.callincMask) &>> PS.callincShift
-        // The callee's frame needs `callinc` free panels above the window (with WOE set and
-        // EXCM clear, `freePanels` counts them, up to 3).
-        if callinc > UInt32(s.pointee.freePanels) {
+    /// An ENTRY that cannot open the callee's frame: illegal (an operand above a3, WOE clear or
+    /// EXCM set), or a window overflow first. Sets PC to the vector.
+    func entryException(_ d: DecodedRef, pc: UInt32) {
+        if d.a > 3 || st.pointee.ps & (PS.woe | PS.excm) != PS.woe {
+            raise(.illegalInstruction, pc: pc)
+        } else {
             windowOverflow(pc: pc)
-            return
         }
-        let win = s.pointee.window
-        win[Int(callinc &<< 2) | Int(d.a)] = win[Int(d.a)] &- UInt32(bitPattern: d.imm)
-        let wb = (s.pointee.windowBase &+ callinc) & 15
-        setWindowBase(wb)
-        let ws = s.pointee.windowStart | 1 &<< wb
-        s.pointee.windowStart = ws
-        s.pointee.freePanels = freePanelsAbove(wb, ws)
-        s.pointee.pc = pc &+ 3
     }
 
-    /// RETW. Sets PC (the return address, the underflow vector or the exception vector).
-    func executeRetw(pc: UInt32) {
+    /// A RETW that cannot return to a live frame: illegal (a0[31:30] zero, WOE clear or EXCM
+    /// set), or a window underflow (the caller's frame was spilled). Sets PC to the vector.
+    func retwException(pc: UInt32, a0: UInt32) {
         let s = st
-        let a0 = s.pointee.window[0]
         let n = a0 &>> 30
         guard n != 0, s.pointee.ps & (PS.woe | PS.excm) == PS.woe else {
             raise(.illegalInstruction, pc: pc); return
         }
-        let wb = s.pointee.windowBase, ws = s.pointee.windowStart
-        let newWB = (wb &- n) & 15
-        if ws & 1 &<< newWB != 0 {
-            let ws2 = ws & ~(1 &<< wb)
-            s.pointee.windowStart = ws2
-            setWindowBase(newWB)
-            s.pointee.pc = (pc & 0xC000_0000) | (a0 & 0x3FFF_FFFF)
-            s.pointee.freePanels = freePanelsAbove(newWB, ws2)
-        } else {
-            // Window underflow: the caller's frame was spilled.
-            s.pointee.ps = (s.pointee.ps & ~PS.owbMask) | (wb << PS.owbShift) | PS.excm
-            s.pointee.epc.0 = pc
-            setWindowBase(newWB)
-            let vec = n == 1 ? Vector.windowUnderflow4 : n == 2 ? Vector.windowUnderflow8 : Vector.windowUnderflow12
-            s.pointee.pc = s.pointee.vecbase &+ vec
-            requestEventCheck()
-            updateWindowCheck()
-        }
+        let wb = s.pointee.windowBase
+        s.pointee.ps = (s.pointee.ps & ~PS.owbMask) | (wb << PS.owbShift) | PS.excm
+        s.pointee.epc.0 = pc
+        setWindowBase((wb &- n) & 15)
+        let vec = n == 1 ? Vector.windowUnderflow4 : n == 2 ? Vector.windowUnderflow8 : Vector.windowUnderflow12
+        s.pointee.pc = s.pointee.vecbase &+ vec
+        requestEventCheck()
+        updateWindowCheck()
     }
 
     func executeSimcall(pc: UInt32) -> Bool {
@@ -806,7 +779,6 @@ struct DecodedRef {
     let p: UnsafeMutablePointer<Decoded>
     @inline(__always) var op: Op { p.pointee.op }
     @inline(__always) var length: UInt8 { p.pointee.length }
-    @inline(__always) var panel: UInt8 { p.pointee.panel }
     @inline(__always) var a: UInt8 { p.pointee.a }
     @inline(__always) var b: UInt8 { p.pointee.b }
     @inline(__always) var c: UInt8 { p.pointee.c }
