@@ -32,6 +32,10 @@ public struct CPUState {
     public var lbeg: UInt32 = 0
     public var lend: UInt32 = 0
     public var lcount: UInt32 = 0
+    /// The LEND that formed blocks end at (`XtensaCPU.loopEndMoved`).
+    var blockLoopEnd: UInt32 = 0
+    /// Blocks formed so far (statistics; tests check that blocks ran).
+    public var blocksFormed: UInt64 = 0
     public var windowBase: UInt32 = 0
     public var windowStart: UInt32 = 1
     public var ps: UInt32 = 0x1F

@@ -11,47 +11,66 @@ extension XtensaCPU {
 
     @inline(__always) func w(_ i: UInt8, _ v: UInt32) { Window(st.pointee.window).w(i, v) }
 
-    @inline(__always) func load8(_ a: UInt32, _ pc: UInt32) -> UInt32 {
+    // Loads and stores: the direct page-table path, or the slow path (MMIO, unmapped, word-only
+    // memory, code pages, page-crossing accesses). The slow path ends the run of instructions
+    // after this one (`n = 1`): the access may have raised an interrupt or dropped code. A nil
+    // or false result means the access raised an exception (PC is at the vector).
+
+    @inline(__always) func load8(_ a: UInt32, _ pc: UInt32, _ n: inout Int) -> UInt32? {
         if let p = rdTable[Int(a >> pageShift)] { return UInt32(p.load(fromByteOffset: Int(a & 0xFFF), as: UInt8.self)) }
-        return loadSlow(a, size: 1, pc: pc)
+        return loadChecked(a, size: 1, pc: pc, &n)
     }
 
-    @inline(__always) func load16(_ a: UInt32, _ pc: UInt32) -> UInt32 {
+    @inline(__always) func load16(_ a: UInt32, _ pc: UInt32, _ n: inout Int) -> UInt32? {
         if a & 0xFFF != 0xFFF, let p = rdTable[Int(a >> pageShift)] {
             return UInt32(p.loadUnaligned(fromByteOffset: Int(a & 0xFFF), as: UInt16.self))
         }
-        return loadSlow(a, size: 2, pc: pc)
+        return loadChecked(a, size: 2, pc: pc, &n)
     }
 
-    @inline(__always) func load32(_ a: UInt32, _ pc: UInt32) -> UInt32 {
+    @inline(__always) func load32(_ a: UInt32, _ pc: UInt32, _ n: inout Int) -> UInt32? {
         if a & 0xFFF <= 0xFFC, let p = rd32Table[Int(a >> pageShift)] {
             return p.loadUnaligned(fromByteOffset: Int(a & 0xFFF), as: UInt32.self)
         }
-        return loadSlow(a, size: 4, pc: pc)
+        return loadChecked(a, size: 4, pc: pc, &n)
     }
 
-    @inline(__always) func store8(_ a: UInt32, _ v: UInt32, _ pc: UInt32) {
+    @inline(__always) func loadChecked(_ a: UInt32, size: Int, pc: UInt32, _ n: inout Int) -> UInt32? {
+        n = 1
+        let v = loadSlow(a, size: size, pc: pc)
+        if st.pointee.faulted { st.pointee.faulted = false; return nil }
+        return v
+    }
+
+    @inline(__always) func store8(_ a: UInt32, _ v: UInt32, _ pc: UInt32, _ n: inout Int) -> Bool {
         if let p = wrTable[Int(a >> pageShift)] {
             p.storeBytes(of: UInt8(truncatingIfNeeded: v), toByteOffset: Int(a & 0xFFF), as: UInt8.self)
-            return
+            return true
         }
-        storeSlow(a, size: 1, value: v, pc: pc)
+        return storeChecked(a, size: 1, value: v, pc: pc, &n)
     }
 
-    @inline(__always) func store16(_ a: UInt32, _ v: UInt32, _ pc: UInt32) {
+    @inline(__always) func store16(_ a: UInt32, _ v: UInt32, _ pc: UInt32, _ n: inout Int) -> Bool {
         if a & 0xFFF != 0xFFF, let p = wrTable[Int(a >> pageShift)] {
             p.storeBytes(of: UInt16(truncatingIfNeeded: v), toByteOffset: Int(a & 0xFFF), as: UInt16.self)
-            return
+            return true
         }
-        storeSlow(a, size: 2, value: v, pc: pc)
+        return storeChecked(a, size: 2, value: v, pc: pc, &n)
     }
 
-    @inline(__always) func store32(_ a: UInt32, _ v: UInt32, _ pc: UInt32) {
+    @inline(__always) func store32(_ a: UInt32, _ v: UInt32, _ pc: UInt32, _ n: inout Int) -> Bool {
         if a & 0xFFF <= 0xFFC, let p = wr32Table[Int(a >> pageShift)] {
             p.storeBytes(of: v, toByteOffset: Int(a & 0xFFF), as: UInt32.self)
-            return
+            return true
         }
-        storeSlow(a, size: 4, value: v, pc: pc)
+        return storeChecked(a, size: 4, value: v, pc: pc, &n)
+    }
+
+    @inline(__always) func storeChecked(_ a: UInt32, size: Int, value v: UInt32, pc: UInt32, _ n: inout Int) -> Bool {
+        n = 1
+        storeSlow(a, size: size, value: v, pc: pc)
+        if st.pointee.faulted { st.pointee.faulted = false; return false }
+        return true
     }
 
     /// Returns the predecoded slot for `pc`, decoding it if needed; nil (after raising the
@@ -103,6 +122,7 @@ extension XtensaCPU {
         // goes through the event check, which forgets it.
         let unknown = Decoded.unknownSlot
         var next = unknown
+        let targets = memory
         // PC of the instruction about to run, kept in a register; every path that lets
         // something else change the state's PC reads it back. The state's PC is written only
         // where something may read it: before the event check, by the memory slow paths (the
@@ -116,118 +136,148 @@ extension XtensaCPU {
         // instruction: an increment in memory would make every instruction wait for the last
         // one's store. Only the state path (exceptions, CCOUNT busy-wait skips) reloads it.
         var cyc = s.pointee.cycles
-        // 4 - free panels: a carried slot whose `gate` reaches it is decoded and names no
-        // register of a live frame. Reloaded with `cyc` (every change of WINDOWSTART, PS or
-        // WINDOWBASE sets PC or requests the event check).
-        var need = 4 &- s.pointee.freePanels
+        // The block threshold (`blockNeed`): a block whose `blockGate` reaches it names no
+        // register of a live frame. Reloaded with `cyc` (every change of WINDOWSTART, PS,
+        // WINDOWBASE or LCOUNT sets PC, requests the event check or reloads it in place).
+        var need = blockNeed(s)
+        if s.pointee.lend != s.pointee.blockLoopEnd { loopEndMoved() }
         while true {
-            if cyc >= s.pointee.nextEvent {
-                s.pointee.pc = pc
-                if let reason = handleEvents() { return reason }
-                next = unknown
-                pc = s.pointee.pc
-                R = Window(s.pointee.window)
-                cyc = s.pointee.cycles
-                need = 4 &- s.pointee.freePanels
-            }
-            let dp: UnsafeMutablePointer<Decoded>
-            // The hint keeps the full path out of line: it decides the host's block layout and
-            // register allocation, worth 15-20% on firmware boots (measured; the event check
-            // hinted too made the ALU loop 15% slower).
-            if _fastPath(next.pointee.gate >= need) {
-                dp = next
+            var dp = next
+            // Instructions left in this run: a whole block, or one on the checked path.
+            var n: Int
+            // The hint keeps the checked path out of line: it decides the host's block layout
+            // and register allocation.
+            if !H.active, _fastPath(dp.pointee.blockGate >= need
+                                    && cyc &+ UInt64(dp.pointee.blockCount) <= s.pointee.nextEvent) {
+                n = Int(dp.pointee.blockCount)
             } else {
-            // Slow path: fetch, hooks, window overflow check.
-            if next.pointee.length != 0 {
-                dp = next
-            } else if let f = fetch(pc) {
-                dp = f
-            } else {
-                // The fetch raised an exception and PC is now its vector. A vector that cannot
-                // be fetched either would loop forever: stop with a report instead.
-                // Consecutive failures (one cycle each) mean the vector itself is unreachable.
-                next = unknown
-                fetchFailures = s.pointee.cycles == lastFetchFailure ? fetchFailures + 1 : 1
-                s.pointee.cycles &+= 1
-                s.pointee.idleCycles &+= 1
-                lastFetchFailure = s.pointee.cycles
-                if fetchFailures > 4 {
-                    fetchFailures = 0
-                    return .fatal("cannot fetch instructions at \(hex(pc, digits: 8)) (exception vector unreachable; VECBASE \(hex(s.pointee.vecbase, digits: 8)))")
+                // The checked path, one instruction: events, fetch, block forming, hooks, window
+                // overflow. With hooks every instruction comes here (`next` is always unknown).
+                if cyc >= s.pointee.nextEvent {
+                    s.pointee.pc = pc
+                    if let reason = handleEvents() { return reason }
+                    next = unknown
+                    pc = s.pointee.pc
+                    R = Window(s.pointee.window)
+                    cyc = s.pointee.cycles
+                    need = blockNeed(s)
+                    dp = unknown
                 }
-                pc = s.pointee.pc
-                R = Window(s.pointee.window)
-                cyc = s.pointee.cycles
-                need = 4 &- s.pointee.freePanels
-                continue
+                if dp.pointee.length == 0 {
+                    guard let f = fetch(pc) else {
+                        // The fetch raised an exception and PC is now its vector. A vector that
+                        // cannot be fetched either would loop forever: stop with a report instead.
+                        // Consecutive failures (one cycle each) mean the vector itself is unreachable.
+                        next = unknown
+                        fetchFailures = s.pointee.cycles == lastFetchFailure ? fetchFailures + 1 : 1
+                        s.pointee.cycles &+= 1
+                        s.pointee.idleCycles &+= 1
+                        lastFetchFailure = s.pointee.cycles
+                        if fetchFailures > 4 {
+                            fetchFailures = 0
+                            return .fatal("cannot fetch instructions at \(hex(pc, digits: 8)) (exception vector unreachable; VECBASE \(hex(s.pointee.vecbase, digits: 8)))")
+                        }
+                        pc = s.pointee.pc
+                        R = Window(s.pointee.window)
+                        cyc = s.pointee.cycles
+                        need = blockNeed(s)
+                        continue
+                    }
+                    dp = f
+                    if !H.active { memory.rememberTarget(pc, f) }
+                    // A formed block runs as one from the top.
+                    if !H.active && f.pointee.blockGate != 0 { next = f; continue }
+                }
+                if !H.active && dp.pointee.blockGate == 0 {
+                    // First time here as a block head: form the block and take the top again.
+                    formBlock(dp, pc: pc)
+                    next = dp
+                    continue
+                }
+                if H.active {
+                    if let stop = hooks.before(self, pc: pc, decoded: dp.pointee) { return stop }
+                    R = Window(s.pointee.window)
+                    cyc = s.pointee.cycles
+                    need = blockNeed(s)
+                }
+                if dp.pointee.panel > s.pointee.freePanels {
+                    windowOverflow(pc: pc)
+                    next = unknown
+                    if H.active { hooks.after(self, pc: pc, decoded: dp.pointee, completed: false) }
+                    pc = s.pointee.pc
+                    R = Window(s.pointee.window)
+                    need = blockNeed(s)
+                    continue
+                }
+                n = 1
             }
-            // With hooks every instruction comes here (`next` is always unknown).
-            if H.active {
-                if let stop = hooks.before(self, pc: pc, decoded: dp.pointee) { return stop }
-                R = Window(s.pointee.window)
-                cyc = s.pointee.cycles
-                need = 4 &- s.pointee.freePanels
-            }
-            if dp.pointee.panel > s.pointee.freePanels {
-                windowOverflow(pc: pc)
-                next = unknown
-                if H.active { hooks.after(self, pc: pc, decoded: dp.pointee, completed: false) }
-                pc = s.pointee.pc
-                R = Window(s.pointee.window)
-                need = 4 &- s.pointee.freePanels
-                continue
-            }
-            }
+            // The instruction the hooks report (with hooks a run is one instruction).
+            let hookPC = pc, hookSlot = dp
+            // Inside the run the PC is not kept: slots are one per byte of code, so an
+            // instruction's PC is `k` plus its slot's address / 16 (`execute` works it out where
+            // an instruction uses it).
+            let k = UInt(pc) &- (UInt(bitPattern: dp) &>> 4)
             // Fields are read in place; a decode page dropped by a store during this instruction
             // stays allocated until the next event check (MemoryMap.reclaimRetired).
-            let d = DecodedRef(p: dp)
-            cyc &+= 1
-            s.pointee.cycles = cyc
             var jump: UInt32 = 0
-            let flow = execute(d, pc: pc, s, &R, &jump, &need)
-            assert(flow <= 0 || flow == Int(d.length))
+            var flow: Int
+            repeat {
+                cyc &+= 1
+                s.pointee.cycles = cyc
+                flow = execute(DecodedRef(p: dp), k: k, s, &R, &jump, &need, &n)
+                assert(flow <= 0 || flow == Int(dp.pointee.length))
+                // Sequential: the length is a constant of the case that ran.
+                if flow == 3 {
+                    dp += 3
+                } else if flow == 2 {
+                    dp += 2
+                } else {
+                    break
+                }
+                n &-= 1
+            } while n != 0
+            pc = UInt32(truncatingIfNeeded: k &+ (UInt(bitPattern: dp) &>> 4))
             var following: UInt32
             if flow > 0 {
-                // Sequential fall-through (the length is a constant of the case that ran);
-                // zero-overhead loop back-edge.
-                let npc = pc &+ UInt32(truncatingIfNeeded: flow)
-                if H.active { s.pointee.pc = npc }
-                next = dp + flow
-                following = npc
-                if npc == s.pointee.lend, s.pointee.lcount != 0, s.pointee.ps & PS.excm == 0 {
+                // Fell through the last instruction of the run; zero-overhead loop back-edge.
+                next = dp
+                following = pc
+                if pc == s.pointee.lend, s.pointee.lcount != 0, s.pointee.ps & PS.excm == 0 {
                     s.pointee.lcount &-= 1
                     let target = s.pointee.lbeg
                     s.pointee.pc = target
-                    next = (target ^ pc) >> pageShift == 0 ? dp - Int(pc & 0xFFF) + Int(target & 0xFFF) : unknown
+                    // Page arithmetic from the instruction that ran (`pc` may be in the next page).
+                    let lastPC = pc &- UInt32(truncatingIfNeeded: flow), lastSlot = dp - flow
+                    next = (target ^ lastPC) >> pageShift == 0 ? lastSlot - Int(lastPC & 0xFFF) + Int(target & 0xFFF) : unknown
                     following = target
                 }
+                if H.active { s.pointee.pc = following }
             } else if flow < 0 {
                 // A taken branch or jump: the target comes in a register, not through the state.
                 if H.active { s.pointee.pc = jump }
                 // Fixed targets in the same page have their slot distance in the slot.
-                let delta = d.jumpDelta
+                let delta = dp.pointee.jumpDelta
                 assert(delta == Decoded.farJump || pc &+ UInt32(bitPattern: Int32(delta)) == jump)
                 if delta != Decoded.farJump {
                     next = dp + Int(delta)
                 } else {
-                    next = (jump ^ pc) >> pageShift == 0 ? dp - Int(pc & 0xFFF) + Int(jump & 0xFFF) : unknown
+                    next = (jump ^ pc) >> pageShift == 0 ? dp - Int(pc & 0xFFF) + Int(jump & 0xFFF) : targets.target(jump)
                 }
                 following = jump
             } else {
                 let target = s.pointee.pc
-                next = (target ^ pc) >> pageShift == 0 ? dp - Int(pc & 0xFFF) + Int(target & 0xFFF) : unknown
+                next = (target ^ pc) >> pageShift == 0 ? dp - Int(pc & 0xFFF) + Int(target & 0xFFF) : targets.target(target)
                 following = target
                 cyc = s.pointee.cycles
-                need = 4 &- s.pointee.freePanels
+                need = blockNeed(s)
             }
             if H.active {
-                let completed = flow > 0
-                hooks.after(self, pc: pc, decoded: dp.pointee, completed: completed)
+                hooks.after(self, pc: hookPC, decoded: hookSlot.pointee, completed: flow > 0)
                 next = unknown
                 pc = s.pointee.pc
                 R = Window(s.pointee.window)
                 cyc = s.pointee.cycles
-                need = 4 &- s.pointee.freePanels
+                need = blockNeed(s)
             } else {
                 pc = following
             }
@@ -241,8 +291,10 @@ extension XtensaCPU {
     /// from them, loops not entered).
     // Transparent: an always-inline function is not inlined into a caller as large as `run`.
     @_transparent
-    func execute(_ d: DecodedRef, pc: UInt32, _ s: UnsafeMutablePointer<CPUState>, _ R: inout Window,
-                 _ target: inout UInt32, _ need: inout UInt8) -> Int {
+    func execute(_ d: DecodedRef, k: UInt, _ s: UnsafeMutablePointer<CPUState>, _ R: inout Window,
+                 _ target: inout UInt32, _ need: inout UInt8, _ n: inout Int) -> Int {
+        // Worked out only by the instructions that use it.
+        var pc: UInt32 { UInt32(truncatingIfNeeded: k &+ (UInt(bitPattern: d.p) &>> 4)) }
         switch d.op {
         // MARK: ALU
         case .add: R.w(d.a, R.r(d.b) &+ R.r(d.c))
@@ -333,42 +385,40 @@ extension XtensaCPU {
 
         // MARK: Loads and stores
         case .l8ui:
-            let v = load8(R.r(d.b) &+ UInt32(bitPattern: d.imm), pc)
-            if s.pointee.faulted { s.pointee.faulted = false; return Flow.state }
+            guard let v = load8(R.r(d.b) &+ UInt32(bitPattern: d.imm), pc, &n) else { return Flow.state }
             R.w(d.a, v)
         case .l16ui:
-            let v = load16(R.r(d.b) &+ UInt32(bitPattern: d.imm), pc)
-            if s.pointee.faulted { s.pointee.faulted = false; return Flow.state }
+            guard let v = load16(R.r(d.b) &+ UInt32(bitPattern: d.imm), pc, &n) else { return Flow.state }
             R.w(d.a, v)
         case .l16si:
-            let v = load16(R.r(d.b) &+ UInt32(bitPattern: d.imm), pc)
-            if s.pointee.faulted { s.pointee.faulted = false; return Flow.state }
+            guard let v = load16(R.r(d.b) &+ UInt32(bitPattern: d.imm), pc, &n) else { return Flow.state }
             R.w(d.a, UInt32(bitPattern: Int32(Int16(truncatingIfNeeded: v))))
-        case .l32i, .l32ai, .l32e: if !loadWord(d, pc, R) { return Flow.state }
-        case .l32in: if !loadWord(d, pc, R) { return Flow.state }; return 2
+        case .l32i, .l32ai, .l32e:
+            guard let v = load32(R.r(d.b) &+ UInt32(bitPattern: d.imm), pc, &n) else { return Flow.state }
+            R.w(d.a, v)
+        case .l32in:
+            guard let v = load32(R.r(d.b) &+ UInt32(bitPattern: d.imm), pc, &n) else { return Flow.state }
+            R.w(d.a, v)
+            return 2
         case .l32r:
-            let v = load32(UInt32(bitPattern: d.imm), pc)
-            if s.pointee.faulted { s.pointee.faulted = false; return Flow.state }
+            guard let v = load32(UInt32(bitPattern: d.imm), pc, &n) else { return Flow.state }
             R.w(d.a, v)
         case .s8i:
-            store8(R.r(d.b) &+ UInt32(bitPattern: d.imm), R.r(d.a), pc)
-            if s.pointee.faulted { s.pointee.faulted = false; return Flow.state }
+            if !store8(R.r(d.b) &+ UInt32(bitPattern: d.imm), R.r(d.a), pc, &n) { return Flow.state }
         case .s16i:
-            store16(R.r(d.b) &+ UInt32(bitPattern: d.imm), R.r(d.a), pc)
-            if s.pointee.faulted { s.pointee.faulted = false; return Flow.state }
-        case .s32i, .s32ri, .s32e: if !storeWord(d, pc, R) { return Flow.state }
-        case .s32in: if !storeWord(d, pc, R) { return Flow.state }; return 2
+            if !store16(R.r(d.b) &+ UInt32(bitPattern: d.imm), R.r(d.a), pc, &n) { return Flow.state }
+        case .s32i, .s32ri, .s32e:
+            if !store32(R.r(d.b) &+ UInt32(bitPattern: d.imm), R.r(d.a), pc, &n) { return Flow.state }
+        case .s32in:
+            if !store32(R.r(d.b) &+ UInt32(bitPattern: d.imm), R.r(d.a), pc, &n) { return Flow.state }
+            return 2
         case .s32c1i:
             let a = R.r(d.b) &+ UInt32(bitPattern: d.imm)
             if s.pointee.atomctl & 3 == 0 {
                 raise(.loadStoreError, pc: pc, vaddr: a); return Flow.state
             }
-            let old = load32(a, pc)
-            if s.pointee.faulted { s.pointee.faulted = false; return Flow.state }
-            if old == s.pointee.scompare1 {
-                store32(a, R.r(d.a), pc)
-                if s.pointee.faulted { s.pointee.faulted = false; return Flow.state }
-            }
+            guard let old = load32(a, pc, &n) else { return Flow.state }
+            if old == s.pointee.scompare1, !store32(a, R.r(d.a), pc, &n) { return Flow.state }
             R.w(d.a, old)
 
         // MARK: Jumps and calls
@@ -416,6 +466,9 @@ extension XtensaCPU {
                 R.w(UInt8(truncatingIfNeeded: callinc &<< 2) | d.a, R.r(d.a) &- UInt32(bitPattern: d.imm))
                 let newWB = (s.pointee.windowBase &+ callinc) & 15
                 moveWindow(to: newWB, windowStart: s.pointee.windowStart | 1 &<< newWB, s, &R, &need)
+                // The rest of the block was checked against the caller's window: it goes on
+                // only if its own gate fits the callee's.
+                if (d.p + 3).pointee.blockGate < need { n = 1 }
                 return 3
             }
             entryException(d, pc: pc)
@@ -470,6 +523,7 @@ extension XtensaCPU {
                 s.pointee.pc = UInt32(bitPattern: d.imm)
                 return Flow.state
             }
+            if s.pointee.lend != s.pointee.blockLoopEnd { loopEndMoved() }
 
         // MARK: System
         case .isync, .rsync, .esync, .dsync, .excw, .memw, .extw, .nop: break
@@ -520,11 +574,24 @@ extension XtensaCPU {
             requestEventCheck()
             return Flow.state
         case .rsr:
+            if d.imm == Int32(SR.ccount) {
+                let v = UInt32(truncatingIfNeeded: s.pointee.cycles) &+ s.pointee.ccountOffset
+                R.w(d.a, v)
+                // A busy-wait on CCOUNT whose wait is not over yet (see skipCCountSpin): checked
+                // here first, so that a wait already over costs no call.
+                if s.pointee.spinSkipping, pc & 0xFFF <= 0xFF0 {
+                    let sub = d.p + 3, br = d.p + 6
+                    if sub.pointee.op == .sub, br.pointee.op == .bltu, sub.pointee.b == d.a, br.pointee.a == sub.pointee.a,
+                       v &- R.r(sub.pointee.c) < R.r(br.pointee.b),
+                       skipCCountSpin(pc: pc, target: d.a, ccount: v) { return Flow.state }
+                }
+                return 3
+            }
             guard let v = readSR(Int(d.imm)) else { raise(.illegalInstruction, pc: pc); return Flow.state }
             R.w(d.a, v)
-            if d.imm == Int32(SR.ccount) && s.pointee.spinSkipping, skipCCountSpin(pc: pc, target: d.a, ccount: v) { return Flow.state }
         case .wsr:
             if !writeSR(Int(d.imm), R.r(d.a)) { raise(.illegalInstruction, pc: pc); return Flow.state }
+            if s.pointee.lend != s.pointee.blockLoopEnd { loopEndMoved() }
         case .xsr:
             let n = Int(d.imm)
             guard n != SR.interrupt, n != SR.intclear, n != SR.prid, let old = readSR(n) else {
@@ -532,6 +599,7 @@ extension XtensaCPU {
             }
             _ = writeSR(n, R.r(d.a))
             R.w(d.a, old)
+            if s.pointee.lend != s.pointee.blockLoopEnd { loopEndMoved() }
         case .rur:
             guard let v = readUR(Int(d.imm)) else { raise(.illegalInstruction, pc: pc); return Flow.state }
             if Int(d.imm) == UR.fcr || Int(d.imm) == UR.fsr, s.pointee.cpenable & 1 == 0 {
@@ -582,8 +650,7 @@ extension XtensaCPU {
             // Operands: mw, as, (mx, at|my). The product uses the registers' old values.
             let inc = d.op == .ldinc || (d.op != .lddec && (d.imm2 >> 4) == 2)
             let addr = inc ? R.r(d.b) &+ 4 : R.r(d.b) &- 4
-            let v = load32(addr, pc)
-            if s.pointee.faulted { s.pointee.faulted = false; return Flow.state }
+            guard let v = load32(addr, pc, &n) else { return Flow.state }
             if d.op == .macDAld { mac(d.imm2 & 0xF, mreg(d.c), R.r(d.d)) }
             if d.op == .macDDld { mac(d.imm2 & 0xF, mreg(d.c), mreg(d.d)) }
             setM(d.a, v)
@@ -596,7 +663,9 @@ extension XtensaCPU {
              .addexpS, .addexpmS, .unS, .oeqS, .ueqS, .oltS, .ultS, .oleS, .uleS, .moveqzS, .movnezS,
              .movltzS, .movgezS, .movfS, .movtS:
             if s.pointee.cpenable & 1 == 0 { raise(.coprocessor0Disabled, pc: pc); return Flow.state }
-            return executeFP(d, pc: pc, R) ? 3 : Flow.state
+            let r = executeFP(d, pc: pc, R)
+            if r == FPResult.slowAccess { n = 1; return 3 }
+            return r == FPResult.done ? 3 : Flow.state
         }
         return 3
     }
@@ -642,21 +711,6 @@ extension XtensaCPU {
         let free = freePanelsAbove(wb, ws)
         s.pointee.freePanels = free
         need = 4 &- free
-    }
-
-    /// L32I and its kin: a <- word at b + imm. False when the access raised an exception.
-    @inline(__always) func loadWord(_ d: DecodedRef, _ pc: UInt32, _ R: Window) -> Bool {
-        let v = load32(R.r(d.b) &+ UInt32(bitPattern: d.imm), pc)
-        if st.pointee.faulted { st.pointee.faulted = false; return false }
-        R.w(d.a, v)
-        return true
-    }
-
-    /// S32I and its kin: word at b + imm <- a. False when the access raised an exception.
-    @inline(__always) func storeWord(_ d: DecodedRef, _ pc: UInt32, _ R: Window) -> Bool {
-        store32(R.r(d.b) &+ UInt32(bitPattern: d.imm), R.r(d.a), pc)
-        if st.pointee.faulted { st.pointee.faulted = false; return false }
-        return true
     }
 
     @inline(__always) func branch(_ d: DecodedRef, _ target: inout UInt32) -> Int {

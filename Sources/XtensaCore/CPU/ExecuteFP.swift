@@ -1,35 +1,38 @@
 // Floating-point coprocessor (CP0) instructions. Arithmetic is the soft-float in FPU.swift,
 // so results and FSR flags are the same on every host.
 
+/// What `executeFP` reports: done, done through the memory slow path (which ends the run
+/// loop's block), or an exception raised.
+enum FPResult {
+    static let done = 3, slowAccess = 1, exception = 0
+}
+
 extension XtensaCPU {
-    func executeFP(_ d: DecodedRef, pc: UInt32, _ R: Window) -> Bool {
+    func executeFP(_ d: DecodedRef, pc: UInt32, _ R: Window) -> Int {
+        var n = 0      // set to 1 by an access that took the memory slow path
         let s = st
         switch d.op {
         case .lsi, .lsip:
             let base = R.r(d.b)
             let a = d.op == .lsi ? base &+ UInt32(bitPattern: d.imm) : base
-            let v = load32(a, pc)
-            if s.pointee.faulted { s.pointee.faulted = false; return false }
+            guard let v = load32(a, pc, &n) else { return FPResult.exception }
             setFR(d.a, v)
             if d.op == .lsip { R.w(d.b, base &+ UInt32(bitPattern: d.imm)) }
         case .ssi, .ssip:
             let base = R.r(d.b)
             let a = d.op == .ssi ? base &+ UInt32(bitPattern: d.imm) : base
-            store32(a, fr(d.a), pc)
-            if s.pointee.faulted { s.pointee.faulted = false; return false }
+            if !store32(a, fr(d.a), pc, &n) { return FPResult.exception }
             if d.op == .ssip { R.w(d.b, base &+ UInt32(bitPattern: d.imm)) }
         case .lsx, .lsxp:
             let base = R.r(d.b)
             let a = d.op == .lsx ? base &+ R.r(d.c) : base
-            let v = load32(a, pc)
-            if s.pointee.faulted { s.pointee.faulted = false; return false }
+            guard let v = load32(a, pc, &n) else { return FPResult.exception }
             setFR(d.a, v)
             if d.op == .lsxp { R.w(d.b, base &+ R.r(d.c)) }
         case .ssx, .ssxp:
             let base = R.r(d.b)
             let a = d.op == .ssx ? base &+ R.r(d.c) : base
-            store32(a, fr(d.a), pc)
-            if s.pointee.faulted { s.pointee.faulted = false; return false }
+            if !store32(a, fr(d.a), pc, &n) { return FPResult.exception }
             if d.op == .ssxp { R.w(d.b, base &+ R.r(d.c)) }
         case .addS: setFR(d.a, FPU.add(fr(d.b), fr(d.c), fcr: s.pointee.fcr, fsr: &s.pointee.fsr))
         case .subS: setFR(d.a, FPU.sub(fr(d.b), fr(d.c), fcr: s.pointee.fcr, fsr: &s.pointee.fsr))
@@ -79,8 +82,8 @@ extension XtensaCPU {
         case .movtS: if b(d.c) { setFR(d.a, fr(d.b)) }
         default:
             raise(.illegalInstruction, pc: pc)
-            return false
+            return FPResult.exception
         }
-        return true
+        return n != 0 ? FPResult.slowAccess : FPResult.done
     }
 }

@@ -42,6 +42,12 @@ public final class MemoryMap {
     /// Virtual pages that currently have a decode page (to free them on reset).
     var decodedPages: [Int] = []
 
+    /// Jump targets outside the jumping instruction's page (calls, returns, exception vectors):
+    /// a direct-mapped cache of target address -> decoded slot, so that a transfer to another
+    /// page needs no page-table walk. Emptied whenever a decode page is dropped.
+    let targets: UnsafeMutablePointer<TargetEntry>
+    static let targetCount = 512
+
     struct Mapping { var base: UInt32; var size: UInt32; var host: UnsafeMutableRawPointer }
     var mappings: [Mapping] = []
 
@@ -60,6 +66,22 @@ public final class MemoryMap {
         host = table(UnsafeMutableRawPointer.self)
         decoded = table(UnsafeMutablePointer<Decoded>.self)
         attrs = calloc(pageCount, 1)!.bindMemory(to: UInt8.self, capacity: pageCount)
+        targets = .allocate(capacity: MemoryMap.targetCount)
+        targets.initialize(repeating: TargetEntry(), count: MemoryMap.targetCount)
+    }
+
+    /// The cached slot for a jump target, or the unknown slot.
+    @inline(__always) func target(_ pc: UInt32) -> UnsafeMutablePointer<Decoded> {
+        let e = targets + Int((pc ^ pc &>> 9) & UInt32(MemoryMap.targetCount - 1))
+        return e.pointee.pc == pc ? e.pointee.slot : Decoded.unknownSlot
+    }
+
+    @inline(__always) func rememberTarget(_ pc: UInt32, _ slot: UnsafeMutablePointer<Decoded>) {
+        targets[Int((pc ^ pc &>> 9) & UInt32(MemoryMap.targetCount - 1))] = TargetEntry(pc: pc, slot: slot)
+    }
+
+    func forgetTargets() {
+        targets.update(repeating: TargetEntry(), count: MemoryMap.targetCount)
     }
 
     deinit {
@@ -68,6 +90,7 @@ public final class MemoryMap {
         for t in [UnsafeMutableRawPointer(rd), UnsafeMutableRawPointer(rd32), UnsafeMutableRawPointer(wr),
                   UnsafeMutableRawPointer(wr32), UnsafeMutableRawPointer(host), UnsafeMutableRawPointer(decoded),
                   UnsafeMutableRawPointer(attrs)] { free(t) }
+        targets.deallocate()
     }
 
     /// Maps `size` bytes of host memory at guest address `base` (both page aligned).
@@ -173,6 +196,7 @@ public final class MemoryMap {
         guard let d = decoded[page] else { return }
         retired.append(d)
         decoded[page] = nil
+        forgetTargets()
         // The CPU may hold a pointer to the next slot of this page: make it look again.
         codeDropped?.pointee = 0
         if let i = decodedPages.firstIndex(of: page) { decodedPages.remove(at: i) }
@@ -184,6 +208,12 @@ public final class MemoryMap {
         for p in pages { dropDecoded(p) }
         for p in pages { for a in aliases(of: p) { refresh(a) } }
     }
+}
+
+struct TargetEntry {
+    /// Never a target: the empty entry's slot is the unknown slot anyway.
+    var pc: UInt32 = 0
+    var slot: UnsafeMutablePointer<Decoded> = Decoded.unknownSlot
 }
 
 extension Decoded {

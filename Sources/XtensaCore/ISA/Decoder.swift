@@ -5,13 +5,18 @@
 /// immediate or target goes to `imm`, a second one to `imm2`.
 public struct Decoded: Sendable {
     public var op: Op = .illegal
-    public var length: UInt8 = 3
-    /// 4 - panel for a decoded instruction, 0 for an empty slot: the run loop takes the
-    /// carried slot when `gate >= 4 - free panels`, one comparison for "decoded, and no window
-    /// overflow".
+    /// The instruction's length (bits 0-1: 2 or 3, 0 for an empty slot) and, once the slot heads
+    /// a straight-line block (`blockGate` != 0), the block's instruction count (bits 2-7).
+    var lengthAndCount: UInt8 = 3
+    /// 4 - panel for a decoded instruction, 0 for an empty slot: the instruction names no
+    /// register of a live frame when `gate >= 4 - free panels`.
     public var gate: UInt8 = 4
     public var a: UInt8 = 0
     public var b: UInt8 = 0
+    /// The lowest `gate` of the straight-line block this slot heads, 0 while no block has been
+    /// formed from it: the run loop runs the whole block without a check per instruction when
+    /// `blockGate >= 4 - free panels` and no event falls inside it (see `XtensaCPU.formBlock`).
+    var blockGate: UInt8 = 0
     /// Operands `c` (low byte) and `d`; for branches and jumps (which name at most two
     /// registers) the 16 bits are `jumpDelta`.
     var cd: UInt16 = 0
@@ -19,26 +24,36 @@ public struct Decoded: Sendable {
     public var imm2: Int32 = 0
 
     public var c: UInt8 {
-        get { UInt8(truncatingIfNeeded: cd) }
+        @inline(__always) get { UInt8(truncatingIfNeeded: cd) }
         set { cd = cd & 0xFF00 | UInt16(newValue) }
     }
     public var d: UInt8 {
-        get { UInt8(truncatingIfNeeded: cd &>> 8) }
+        @inline(__always) get { UInt8(truncatingIfNeeded: cd &>> 8) }
         set { cd = cd & 0x00FF | UInt16(newValue) &<< 8 }
     }
 
+    public var length: UInt8 {
+        @inline(__always) get { lengthAndCount & 3 }
+        @inline(__always) set { lengthAndCount = newValue & 3 }
+    }
+
+    /// Instructions in the block this slot heads (valid when `blockGate` != 0).
+    var blockCount: UInt8 { @inline(__always) get { lengthAndCount &>> 2 } }
+    /// The most instructions one block holds.
+    static let maxBlock = 63
+
     /// Highest register panel (AR index / 4) the instruction names, for the window overflow check.
     public var panel: UInt8 {
-        get { 4 &- gate }
-        set { gate = 4 &- newValue }
+        @inline(__always) get { 4 &- gate }
+        @inline(__always) set { gate = 4 &- newValue }
     }
 
     /// Instructions that may jump (`Flow.target`): the distance in bytes from the instruction to
     /// its target when the target is fixed and in the same 4 KiB page (the run loop's next slot
     /// is then this many slots on), else `Decoded.farJump`.
     public var jumpDelta: Int16 {
-        get { Int16(bitPattern: cd) }
-        set { cd = UInt16(bitPattern: newValue) }
+        @inline(__always) get { Int16(bitPattern: cd) }
+        @inline(__always) set { cd = UInt16(bitPattern: newValue) }
     }
     public static let farJump = Int16.min
 
