@@ -231,6 +231,17 @@ extension XtensaCPU {
                     dp += 3
                 } else if flow == 2 {
                     dp += 2
+                } else if flow == Flow.target, !H.active {
+                    // A taken branch to a fixed target in the same page goes on in the run when
+                    // the target's block passes the block check (`k` holds in the whole page).
+                    let delta = dp.pointee.jumpDelta
+                    if delta == Decoded.farJump { break }
+                    let t = dp + Int(delta)
+                    guard t.pointee.blockGate >= need,
+                          cyc &+ UInt64(t.pointee.blockCount) <= s.pointee.nextEvent else { break }
+                    dp = t
+                    n = Int(t.pointee.blockCount)
+                    continue
                 } else {
                     break
                 }
