@@ -2,7 +2,7 @@
 //
 // The loop allocates nothing, calls no existentials or closures, and throws
 // nothing. Everything unusual (timers, interrupts, the cycle budget) is
-// folded into one comparison against `nextEvent`.
+// folded into one comparison against `nextEvent` per straight-line block (Blocks.swift).
 
 extension XtensaCPU {
     // Register operands are 4-bit fields (0...15) of the current window. Out of the run loop
@@ -116,10 +116,11 @@ extension XtensaCPU {
         s.pointee.spinSkipping = !H.active
         observed = H.active
         // The predecoded slot of the next instruction when it is already known: the slot after
-        // a sequential instruction, or a branch target in the same page. Decode pages carry
-        // empty slots past their end, so running off a page falls back to a full fetch. Anything
-        // that drops a decode page or changes what runs next (exceptions, interrupts, timers)
-        // goes through the event check, which forgets it.
+        // a sequential instruction, a branch target in the same page, or a jump target the
+        // jump-target cache holds. Decode pages carry empty slots past their end, so running off
+        // a page falls back to a full fetch. Anything that drops a decode page or changes what
+        // runs next (exceptions, interrupts, timers) goes through the event check, which
+        // forgets it.
         let unknown = Decoded.unknownSlot
         var next = unknown
         let targets = memory
@@ -136,9 +137,9 @@ extension XtensaCPU {
         // instruction: an increment in memory would make every instruction wait for the last
         // one's store. Only the state path (exceptions, CCOUNT busy-wait skips) reloads it.
         var cyc = s.pointee.cycles
-        // The block threshold (`blockNeed`): a block whose `blockGate` reaches it names no
-        // register of a live frame. Reloaded with `cyc` (every change of WINDOWSTART, PS,
-        // WINDOWBASE or LCOUNT sets PC, requests the event check or reloads it in place).
+        // The block threshold (`blockNeed`, 4 - free panels): a block whose `blockGate` reaches
+        // it names no register of a live frame. Reloaded with `cyc` (every change of WINDOWSTART,
+        // PS or WINDOWBASE sets PC or requests the event check; ENTRY and RETW update it in place).
         var need = blockNeed(s)
         if s.pointee.lend != s.pointee.blockLoopEnd { loopEndMoved() }
         while true {
