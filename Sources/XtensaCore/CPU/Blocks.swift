@@ -19,9 +19,9 @@
 extension Op {
     /// Instructions that never change the window, PS or the next event except by raising an
     /// exception, and that either fall through or leave the block: they may sit inside a block.
-    /// (RSR CCOUNT also may; see `continuesBlock(_:)`.)
+    /// (RSR CCOUNT also may; see `Decoded.continuesBlock`.)
     static let continuesBlockTable: [Bool] = {
-        var t = [Bool](repeating: false, count: 1 << 16)
+        var t = [Bool](repeating: false, count: 1024)
         let ops: [Op] = [
             .add, .addn, .addx2, .addx4, .addx8, .sub, .subx2, .subx4, .subx8, .and, .or, .xor, .neg, .abs,
             .addi, .addmi, .addin, .movi, .movin, .movn, .extui, .slli, .srai, .srli, .src, .srl, .sll, .sra,
@@ -44,7 +44,10 @@ extension Op {
             // ENTRY: the block goes on when the rest of it fits the callee's window (see execute).
             .entry,
         ]
-        for op in ops { t[Int(op.rawValue)] = true }
+        for op in ops {
+            precondition(Int(op.rawValue) < t.count, "Op raw values outgrew the block table")
+            t[Int(op.rawValue)] = true
+        }
         return t
     }()
 
@@ -53,7 +56,8 @@ extension Op {
 extension Decoded {
     /// Whether a block goes on after this instruction (when it falls through).
     var continuesBlock: Bool {
-        Op.continuesBlockTable[Int(op.rawValue)] || (op == .rsr && imm == Int32(SR.ccount))
+        (Int(op.rawValue) < Op.continuesBlockTable.count && Op.continuesBlockTable[Int(op.rawValue)])
+            || (op == .rsr && imm == Int32(SR.ccount))
     }
 }
 

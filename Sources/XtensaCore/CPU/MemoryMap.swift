@@ -78,10 +78,16 @@ public final class MemoryMap {
 
     @inline(__always) func rememberTarget(_ pc: UInt32, _ slot: UnsafeMutablePointer<Decoded>) {
         targets[Int((pc ^ pc &>> 9) & UInt32(MemoryMap.targetCount - 1))] = TargetEntry(pc: pc, slot: slot)
+        targetsHeld = true
     }
 
+    /// Whether `targets` may hold an entry (dropping many pages then empties it once).
+    var targetsHeld = false
+
     func forgetTargets() {
+        guard targetsHeld else { return }
         targets.update(repeating: TargetEntry(), count: MemoryMap.targetCount)
+        targetsHeld = false
     }
 
     deinit {
