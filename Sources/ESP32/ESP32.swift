@@ -67,6 +67,9 @@ public final class ESP32: XtensaBus {
             c.bus = self
             memory.map(into: c.memory)
         }
+        // Both cores see the same SRAM: code either has predecoded is dropped by a store from
+        // either.
+        pro.memory.share(with: app.memory)
         register(dport)
         register(rtc)
         register(gpio)

@@ -268,3 +268,60 @@ final class BooleanMAC16Tests: XCTestCase {
         XCTAssertEqual(m.cpu[a: 7], 0xFFFF_FF80)
     }
 }
+
+/// Two cores over the same RAM: a store by one drops the code the other has predecoded.
+final class SharedCodeTests: XCTestCase {
+    func testStoreByOneCoreReachesTheOthersPredecodedCode() throws {
+        let base: UInt32 = 0x4008_0000
+        let ram = UnsafeMutableRawPointer.allocate(byteCount: 0x1_0000, alignment: pageSize)
+        defer { ram.deallocate() }
+        ram.initializeMemory(as: UInt8.self, repeating: 0, count: 0x1_0000)
+        var cfg = CoreConfig.esp32()
+        cfg.semihosting = true
+        let a = XtensaCPU(config: cfg, bus: NullBus.shared)
+        let b = XtensaCPU(config: cfg, bus: NullBus.shared)
+        for c in [a, b] { c.memory.map(base: base, size: 0x1_0000, host: ram, attributes: .rwx) }
+        a.memory.share(with: b.memory)
+        // B runs `code`: movi a5, 1 then exits; A then patches it to movi a5, 2 (a plain store
+        // through A's map) and B runs it again.
+        let program = try Assembler.assemble("""
+            j _start
+            .literal_position
+        _start:
+            movi a5, 1
+            movi a2, 1
+            movi a3, 0
+            simcall
+        patcher:
+            s32i a6, a7, 0
+            movi a2, 1
+            movi a3, 0
+            simcall
+        """, base: base, file: "shared.S")
+        program.bytes.withUnsafeBytes { ram.copyMemory(from: $0.baseAddress!, byteCount: program.bytes.count) }
+        let start = program.symbols["_start"]!
+        let patch = try Assembler.assemble("movi a5, 2", base: start, file: "patch.S").bytes
+        let word = UInt32(patch[0]) | UInt32(patch[1]) << 8 | UInt32(patch[2]) << 16
+            | UInt32(ram.load(fromByteOffset: Int(start - base) + 3, as: UInt8.self)) << 24
+
+        func runFrom(_ c: XtensaCPU, _ entry: UInt32) {
+            c.reset()
+            c.pc = entry
+            c.setSpecialRegister(SR.ps, PS.woe)
+            c.setSpecialRegister(SR.windowstart, 1)
+            c.setSpecialRegister(SR.vecbase, base)
+            XCTAssertEqual(c.run(cycles: 10_000), .exit(0))
+        }
+        runFrom(b, start)
+        XCTAssertEqual(b.ar(5), 1)
+        a.reset()
+        a.setAR(6, word)
+        a.setAR(7, start)
+        a.pc = program.symbols["patcher"]!
+        a.setSpecialRegister(SR.ps, PS.woe)
+        a.setSpecialRegister(SR.windowstart, 1)
+        XCTAssertEqual(a.run(cycles: 10_000), .exit(0))
+        runFrom(b, start)
+        XCTAssertEqual(b.ar(5), 2, "core B ran its stale predecoded copy")
+    }
+}

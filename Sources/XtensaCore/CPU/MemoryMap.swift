@@ -149,17 +149,50 @@ public final class MemoryMap {
     /// Virtual pages that map the same host page as `page` (including itself).
     func aliases(of page: Int) -> [Int] {
         guard let hp = host[page] else { return [page] }
+        return pages(mapping: hp).isEmpty ? [page] : pages(mapping: hp)
+    }
+
+    /// Virtual pages of this map that map host page `hp`.
+    func pages(mapping hp: UnsafeMutableRawPointer) -> [Int] {
         var out: [Int] = []
         for m in mappings where hp >= m.host && hp < m.host + Int(m.size) {
             out.append(Int(m.base >> pageShift) + (hp - m.host) / pageSize)
         }
-        return out.isEmpty ? [page] : out
+        return out
+    }
+
+    /// Other cores' memory maps over the same memory (`share(with:)`): code one core has
+    /// predecoded is write-protected in every map, and a store through any of them drops it.
+    struct Peer { unowned(unsafe) let map: MemoryMap }
+    var peers: [Peer] = []
+
+    /// Makes this map and `other` see each other's predecoded code (cores sharing RAM).
+    public func share(with other: MemoryMap) {
+        peers.append(Peer(map: other))
+        other.peers.append(Peer(map: self))
     }
 
     func aliasHasCode(_ page: Int) -> Bool {
-        guard host[page] != nil else { return false }
-        for p in aliases(of: page) where decoded[p] != nil { return true }
+        guard let hp = host[page] else { return false }
+        if hasCode(mapping: hp) { return true }
+        for peer in peers where peer.map.hasCode(mapping: hp) { return true }
         return false
+    }
+
+    /// Whether a page of this map that maps host page `hp` has predecoded code.
+    func hasCode(mapping hp: UnsafeMutableRawPointer) -> Bool {
+        for m in mappings where hp >= m.host && hp < m.host + Int(m.size) {
+            if decoded[Int(m.base >> pageShift) + (hp - m.host) / pageSize] != nil { return true }
+        }
+        return false
+    }
+
+    /// Recomputes the fast pointers of every page, in this map and its peers, that maps the
+    /// same host memory as `page`.
+    func refreshAliases(_ page: Int) {
+        for p in aliases(of: page) { refresh(p) }
+        guard let hp = host[page] else { return }
+        for peer in peers { for p in peer.map.pages(mapping: hp) { peer.map.refresh(p) } }
     }
 
     /// Returns the decode page for a virtual page, creating it (and write-protecting every alias).
@@ -175,15 +208,19 @@ public final class MemoryMap {
         d.initialize(repeating: Decoded.empty, count: pageSize + 4)
         decoded[page] = d
         decodedPages.append(page)
-        for p in aliases(of: page) { refresh(p) }
+        refreshAliases(page)
         return d
     }
 
-    /// Forgets predecoded code of a page and its aliases (after a store into it).
+    /// Forgets predecoded code of a page and its aliases, in this map and its peers (after a
+    /// store into it).
     public func invalidateCode(at address: UInt32) {
         let page = Int(address >> pageShift)
         for p in aliases(of: page) { dropDecoded(p) }
-        for p in aliases(of: page) { refresh(p) }
+        if let hp = host[page] {
+            for peer in peers { for p in peer.map.pages(mapping: hp) { peer.map.dropDecoded(p) } }
+        }
+        refreshAliases(page)
     }
 
     /// Decode pages dropped while an instruction may still be reading its slot; freed at the next
@@ -212,7 +249,7 @@ public final class MemoryMap {
     public func invalidateAllCode() {
         let pages = decodedPages
         for p in pages { dropDecoded(p) }
-        for p in pages { for a in aliases(of: p) { refresh(a) } }
+        for p in pages { refreshAliases(p) }
     }
 }
 
