@@ -149,7 +149,8 @@ public final class MemoryMap {
     /// Virtual pages that map the same host page as `page` (including itself).
     func aliases(of page: Int) -> [Int] {
         guard let hp = host[page] else { return [page] }
-        return pages(mapping: hp).isEmpty ? [page] : pages(mapping: hp)
+        let out = pages(mapping: hp)
+        return out.isEmpty ? [page] : out
     }
 
     /// Virtual pages of this map that map host page `hp`.
