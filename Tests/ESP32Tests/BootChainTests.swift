@@ -170,4 +170,20 @@ final class BootChainTests: XCTestCase {
         XCTAssertEqual(results[0].1.cycles, results[1].1.cycles)
         XCTAssertGreaterThan(results[0].1.instructions, 2_000_000)
     }
+
+    /// Zephyr to its first thread line: call-heavy windowed code, 2 million RNG reads (MMIO
+    /// ends a block) and system timer ticks, in straight-line blocks and one at a time.
+    func testShortcutsChangeNothingInZephyr() throws {
+        let dir = "app/zephyr-esp32-devkitc-wrover-Brunoarico"
+        let parts = [(0x1000, path("\(dir)/bootloader.bin")), (0x8000, path("\(dir)/partitions_singleapp.bin")),
+                     (0x10000, path("\(dir)/zephyr.bin"))]
+        var results: [(String, Session.Result)] = []
+        for shortcuts in [true, false] {
+            results.append(try boot(parts: parts, expect: ["Thread A running on cpu 0"], shortcuts: shortcuts))
+        }
+        XCTAssertEqual(results[0].0, results[1].0)
+        XCTAssertEqual(results[0].1.instructions, results[1].1.instructions)
+        XCTAssertEqual(results[0].1.cycles, results[1].1.cycles)
+        XCTAssertGreaterThan(results[0].1.instructions, 100_000_000)
+    }
 }
