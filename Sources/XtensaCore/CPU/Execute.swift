@@ -589,13 +589,13 @@ extension XtensaCPU {
             if d.imm == Int32(SR.ccount) {
                 let v = UInt32(truncatingIfNeeded: s.pointee.cycles) &+ s.pointee.ccountOffset
                 R.w(d.a, v)
-                // A busy-wait on CCOUNT whose wait is not over yet (see skipCCountSpin): checked
-                // here first, so that a wait already over costs no call.
+                // A busy-wait on CCOUNT whose wait is not over yet (see skipCCountSpin): its
+                // shape and "not over" are checked here, so a wait already over costs no call.
                 if s.pointee.spinSkipping, pc & 0xFFF <= 0xFF0 {
                     let sub = d.p + 3, br = d.p + 6
                     if sub.pointee.op == .sub, br.pointee.op == .bltu, sub.pointee.b == d.a, br.pointee.a == sub.pointee.a,
                        v &- R.r(sub.pointee.c) < R.r(br.pointee.b),
-                       skipCCountSpin(pc: pc, target: d.a, ccount: v) { return Flow.state }
+                       skipCCountSpin(pc: pc, target: d.a, ccount: v, sub: sub, branch: br) { return Flow.state }
                 }
                 return 3
             }
@@ -686,18 +686,17 @@ extension XtensaCPU {
     /// iterations in one step: the registers, CCOUNT, the cycle and instruction counts end
     /// exactly as if each iteration had executed, and no iteration is skipped across an event
     /// (timer, interrupt, run budget), so everything the guest can observe is unchanged.
-    /// Returns true (PC set) when iterations were skipped.
+    /// Returns true (PC set) when iterations were skipped. The RSR case has matched the slots
+    /// after it (`sub` at pc+3 reading `a`, `branch` at pc+6 on its result) and found the wait
+    /// not over; the rest of the shape is checked here.
     @inline(never)
-    func skipCCountSpin(pc: UInt32, target a: UInt8, ccount v0: UInt32) -> Bool {
+    func skipCCountSpin(pc: UInt32, target a: UInt8, ccount v0: UInt32,
+                        sub: UnsafeMutablePointer<Decoded>, branch br: UnsafeMutablePointer<Decoded>) -> Bool {
         let s = st
-        guard let page = decodedTable[Int(pc >> pageShift)], pc & 0xFFF <= 0xFF0 else { return false }
-        let sub = page + Int((pc &+ 3) & 0xFFF), br = page + Int((pc &+ 6) & 0xFFF)
-        guard sub.pointee.length == 3, br.pointee.length == 3, sub.pointee.op == .sub, br.pointee.op == .bltu,
-              sub.pointee.b == a, sub.pointee.c != a, br.pointee.a == sub.pointee.a, br.pointee.b != sub.pointee.a,
+        guard sub.pointee.length == 3, br.pointee.length == 3, sub.pointee.c != a, br.pointee.b != sub.pointee.a,
               br.pointee.b != a, UInt32(bitPattern: br.pointee.imm) == pc else { return false }
         let y = r(sub.pointee.c), z = r(br.pointee.b)
         let u0 = v0 &- y
-        guard u0 < z else { return false }                   // leaves after this iteration
         let iterations = UInt64((z - u0 + 2) / 3)            // iterations until the branch falls through
         let c = s.pointee.cycles
         guard s.pointee.nextEvent > c else { return false }
@@ -844,7 +843,6 @@ struct Window {
 struct DecodedRef {
     let p: UnsafeMutablePointer<Decoded>
     @inline(__always) var op: Op { p.pointee.op }
-    @inline(__always) var length: UInt8 { p.pointee.length }
     @inline(__always) var a: UInt8 { p.pointee.a }
     @inline(__always) var b: UInt8 { p.pointee.b }
     @inline(__always) var c: UInt8 { p.pointee.c }
