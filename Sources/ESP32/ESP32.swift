@@ -59,10 +59,11 @@ public final class ESP32: XtensaBus {
     /// Bytes UART0 transmits (and UART1/2 through their own sinks).
     public var uartOutput: ((Int, UInt8) -> Void)?
 
-    public init() {
+    public override init() {
         let pro = XtensaCPU(config: .esp32(prid: 0xCDCD), bus: NullBus.shared)
         let app = XtensaCPU(config: .esp32(prid: 0xABAB), bus: NullBus.shared)
         cores = [pro, app]
+        super.init()
         for c in cores {
             c.bus = self
             memory.map(into: c.memory)
@@ -79,8 +80,8 @@ public final class ESP32: XtensaBus {
         }
         for t in timerGroups {
             register(t)
-            t.now = { [unowned self] in self.timeUnits }
-            t.apbHz = { [unowned self] in self.apbHz }
+            t.now = { [unowned(unsafe) self] in self.timeUnits }
+            t.apbHz = { [unowned(unsafe) self] in self.apbHz }
             t.interruptChanged = { [unowned self] in self.updateInterrupts() }
             t.watchdogReset = { [unowned self] system in
                 self.diagnostics.note("\(t.name) watchdog reset")
@@ -96,16 +97,16 @@ public final class ESP32: XtensaBus {
         register(spi1)
         efuse.interruptChanged = { [unowned self] in self.updateInterrupts() }
         apbCtrl.setResetValue(offset: 0x7C, efuse.apbCtrlDate)
-        frc.now = { [unowned self] in self.timeUnits }
-        frc.apbHz = { [unowned self] in self.apbHz }
+        frc.now = { [unowned(unsafe) self] in self.timeUnits }
+        frc.apbHz = { [unowned(unsafe) self] in self.apbHz }
         frc.interruptChanged = { [unowned self] in self.updateInterrupts() }
         // APB_CTRL: clock and tick configuration as storage; DATE bit 31 marks a revision 3 chip.
         register(apbCtrl)
         for u in uarts {
             u.interruptChanged = { [unowned self] in self.updateInterrupts() }
-            u.now = { [unowned self] in self.timeUnits }
-            u.apbHz = { [unowned self] in self.apbHz }
-            u.cpuHz = { [unowned self] in self.cpuHz }
+            u.now = { [unowned(unsafe) self] in self.timeUnits }
+            u.apbHz = { [unowned(unsafe) self] in self.apbHz }
+            u.cpuHz = { [unowned(unsafe) self] in self.cpuHz }
         }
         dport.interruptsChanged = { [unowned self] in self.updateInterrupts() }
         register(AnalogI2C())
@@ -389,7 +390,7 @@ public final class ESP32: XtensaBus {
 
     func coreIndex(_ cpu: XtensaCPU) -> Int { cpu === cores[0] ? 0 : 1 }
 
-    public func read(_ address: UInt32, size: Int, cpu: XtensaCPU) -> UInt32? {
+    public override func read(_ address: UInt32, size: Int, cpu: XtensaCPU) -> UInt32? {
         var a = address
         if a >= AddressMap.peripheralsAHB && a < AddressMap.peripheralsAHB + AddressMap.peripheralsAHBSize {
             a = a - AddressMap.peripheralsAHB + AddressMap.peripheralsAHBTarget
@@ -401,7 +402,7 @@ public final class ESP32: XtensaBus {
                 let table = off < 0x1_2000 ? 0 : 1
                 return dport.readMMU(cpu: table, index: Int((off - (table == 0 ? 0x1_0000 : 0x1_2000)) >> 2))
             }
-            if let e = owner(off), let v = e.peripheral.read(offset: off &- e.lower, size: size) {
+            if let e = owner(off), let v = e.registers._withUnsafeGuaranteedRef({ $0.read(offset: off &- e.lower, size: size) }) {
                 return extract(v, address: a, size: size)
             }
             diagnostics.unmodelled(peripheralName(off), address: address, size: size, write: false, pc: cpu.pc, core: coreIndex(cpu))
@@ -423,7 +424,7 @@ public final class ESP32: XtensaBus {
         return 0
     }
 
-    public func write(_ address: UInt32, size: Int, value: UInt32, cpu: XtensaCPU) -> Bool {
+    public override func write(_ address: UInt32, size: Int, value: UInt32, cpu: XtensaCPU) -> Bool {
         var a = address
         if a >= AddressMap.peripheralsAHB && a < AddressMap.peripheralsAHB + AddressMap.peripheralsAHBSize {
             a = a - AddressMap.peripheralsAHB + AddressMap.peripheralsAHBTarget
@@ -436,7 +437,7 @@ public final class ESP32: XtensaBus {
                 dport.writeMMU(cpu: table, index: Int((off - (table == 0 ? 0x1_0000 : 0x1_2000)) >> 2), value: value)
                 return true
             }
-            if let e = owner(off), e.peripheral.write(offset: off &- e.lower, size: size, value: value) {
+            if let e = owner(off), e.registers._withUnsafeGuaranteedRef({ $0.write(offset: off &- e.lower, size: size, value: value) }) {
                 return true
             }
             diagnostics.unmodelled(peripheralName(off), address: address, size: size, write: true, value: value, pc: cpu.pc, core: coreIndex(cpu))
@@ -605,6 +606,15 @@ public final class ESP32: XtensaBus {
 /// A peripheral on the bus and its block (offsets from 0x3FF00000).
 struct PeripheralSlot {
     unowned(unsafe) let peripheral: Peripheral
+    /// The same model, for register accesses (no retain and release per access).
+    let registers: Unmanaged<RegisterModel>
     let lower: UInt32
     let upper: UInt32
+
+    init(peripheral: Peripheral, lower: UInt32, upper: UInt32) {
+        self.peripheral = peripheral
+        registers = .passUnretained(peripheral)
+        self.lower = lower
+        self.upper = upper
+    }
 }

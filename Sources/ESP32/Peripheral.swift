@@ -3,16 +3,23 @@
 
 import XtensaCore
 
-public protocol Peripheral: AnyObject {
+/// The register interface of a peripheral model. It is a class so that the bus calls it
+/// through the vtable on an unretained reference (`PeripheralSlot.registers`): a register
+/// access costs no reference counting, which a call through a protocol existential would.
+public class RegisterModel {
+    init() {}
+    /// Reads a register; `offset` is from the block's start. nil: no model covers it
+    /// (the SoC reports it once and reads 0).
+    public func read(offset: UInt32, size: Int) -> UInt32? { nil }
+    /// Writes a register; false: no model covers it (reported once, ignored).
+    public func write(offset: UInt32, size: Int, value: UInt32) -> Bool { false }
+}
+
+public protocol Peripheral: RegisterModel {
     /// Name used in diagnostics (e.g. "UART0").
     var name: String { get }
     /// Offset of the block from 0x3FF00000 and its size in bytes.
     var range: Range<UInt32> { get }
-    /// Reads a register; `offset` is from the block's start. nil: no model covers it
-    /// (the SoC reports it once and reads 0).
-    func read(offset: UInt32, size: Int) -> UInt32?
-    /// Writes a register; false: no model covers it (reported once, ignored).
-    func write(offset: UInt32, size: Int, value: UInt32) -> Bool
     /// Chip reset (power-on or system reset).
     func reset()
 }

@@ -3,23 +3,23 @@
 // (25) reads clear, and a read returns the register value last written to that analog
 // block/register in the data field (bits 23:16).
 
-public final class AnalogI2C: Peripheral {
+public final class AnalogI2C: RegisterModel, Peripheral {
     public let name = "I2C_ANA"
     public let range: Range<UInt32> = 0x4_E000..<0x4_F000
     var regs = RegisterFile(count: 0x1000 / 4)
     /// Analog registers by (block, register) = last value written.
     var analog: [UInt16: UInt8] = [:]
 
-    public init() {}
+    public override init() {}
     public func reset() { regs = RegisterFile(count: 0x1000 / 4); analog.removeAll() }
 
-    public func read(offset: UInt32, size: Int) -> UInt32? {
+    public override func read(offset: UInt32, size: Int) -> UInt32? {
         let o = offset & ~3
         guard o < 0x100 else { return nil }
         return regs[o] & ~(1 << 25)
     }
 
-    public func write(offset: UInt32, size: Int, value: UInt32) -> Bool {
+    public override func write(offset: UInt32, size: Int, value: UInt32) -> Bool {
         let o = offset & ~3
         guard o < 0x100 else { return false }
         var v = RegisterFile.merge(regs[o], offset: offset, size: size, value: value)

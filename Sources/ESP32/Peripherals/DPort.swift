@@ -2,7 +2,7 @@
 // control, CPU clock selection, flash cache control and MMU tables, peripheral clocks and
 // resets, the interrupt matrix and the cross-core interrupts.
 
-public final class DPort: Peripheral {
+public final class DPort: RegisterModel, Peripheral {
     public let name = "DPORT"
     /// The control registers; the MMU tables at 0x10000-0x13FFF are also routed here.
     public let range: Range<UInt32> = 0x0000..<0x1000
@@ -32,7 +32,7 @@ public final class DPort: Peripheral {
     /// Called when the CPU clock selection changes.
     public var clockChanged: (() -> Void)?
 
-    public init() { reset() }
+    public override init() { super.init(); reset() }
 
     public func reset() {
         regs = RegisterFile(count: 0x1000 / 4, resets: [
@@ -88,7 +88,7 @@ public final class DPort: Peripheral {
         cacheChanged?(cpu)
     }
 
-    public func read(offset: UInt32, size: Int) -> UInt32? {
+    public override func read(offset: UInt32, size: Int) -> UInt32? {
         let o = offset & ~3
         switch o {
         case DPort.proCacheCtrl, DPort.appCacheCtrl:
@@ -104,7 +104,7 @@ public final class DPort: Peripheral {
         }
     }
 
-    public func write(offset: UInt32, size: Int, value: UInt32) -> Bool {
+    public override func write(offset: UInt32, size: Int, value: UInt32) -> Bool {
         let o = offset & ~3
         guard o <= 0x5FC else { return false }
         let v = RegisterFile.merge(regs[o], offset: offset, size: size, value: value)

@@ -24,7 +24,7 @@
 import Foundation
 import FirmwareFormats
 
-public final class EFuse: Peripheral {
+public final class EFuse: RegisterModel, Peripheral {
     public let name = "EFUSE"
     public let range: Range<UInt32> = 0x5A000..<0x5B000
 
@@ -81,6 +81,7 @@ public final class EFuse: Peripheral {
         readData = [UInt32](repeating: 0, count: EFuse.wordCount)
         writeData = [UInt32](repeating: 0, count: EFuse.wordCount)
         apbCtrlDate = EFuse.apbCtrlDateBase
+        super.init()
         apbCtrlDate = chipVersionRev1 && chipVersionRev2 ? EFuse.apbCtrlDateBase | EFuse.apbCtrlDateECO3Bit : EFuse.apbCtrlDateBase
         reset()
     }
@@ -274,7 +275,7 @@ public final class EFuse: Peripheral {
 
     // MARK: Bus
 
-    public func read(offset: UInt32, size: Int) -> UInt32? {
+    public override func read(offset: UInt32, size: Int) -> UInt32? {
         let o = offset & ~3
         switch o {
         case 0x000...0x018: return readData[Int(o / 4)]
@@ -301,7 +302,7 @@ public final class EFuse: Peripheral {
         }
     }
 
-    public func write(offset: UInt32, size: Int, value: UInt32) -> Bool {
+    public override func write(offset: UInt32, size: Int, value: UInt32) -> Bool {
         let o = offset & ~3
         func merged(_ old: UInt32) -> UInt32 { RegisterFile.merge(old, offset: offset, size: size, value: value) }
         switch o {

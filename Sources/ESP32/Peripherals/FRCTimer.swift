@@ -2,7 +2,7 @@
 // from LOAD (optionally reloading), FRC2 counts up and raises an alarm interrupt. Both run
 // on the APB clock through a prescaler of 1, 16 or 256; counts come from simulated time.
 
-public final class FRCTimers: Peripheral {
+public final class FRCTimers: RegisterModel, Peripheral {
     public let name = "FRC_TIMER"
     public let range: Range<UInt32> = 0x4_7000..<0x4_7100
     public var now: () -> UInt64 = { 0 }
@@ -21,7 +21,7 @@ public final class FRCTimers: Peripheral {
     }
     var timers = [Timer(), Timer()]
 
-    public init() {}
+    public override init() {}
 
     public func reset() { timers = [Timer(), Timer()] }
 
@@ -83,7 +83,7 @@ public final class FRCTimers: Peripheral {
         return next
     }
 
-    public func read(offset: UInt32, size: Int) -> UInt32? {
+    public override func read(offset: UInt32, size: Int) -> UInt32? {
         let i = Int(offset / 0x20), r = offset % 0x20 & ~3
         guard i < 2 else { return nil }
         switch r {
@@ -96,7 +96,7 @@ public final class FRCTimers: Peripheral {
         }
     }
 
-    public func write(offset: UInt32, size: Int, value: UInt32) -> Bool {
+    public override func write(offset: UInt32, size: Int, value: UInt32) -> Bool {
         let i = Int(offset / 0x20), r = offset % 0x20 & ~3
         guard i < 2 else { return false }
         switch r {

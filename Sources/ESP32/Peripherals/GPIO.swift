@@ -1,7 +1,7 @@
 // GPIO matrix (TRM "IO_MUX and GPIO Matrix"; ESP-IDF soc/gpio_reg.h): outputs with
 // write-1-to-set/clear, enables, the strapping register and input levels.
 
-public final class GPIO: Peripheral {
+public final class GPIO: RegisterModel, Peripheral {
     public let name = "GPIO"
     public let range: Range<UInt32> = 0x4_4000..<0x4_5000
 
@@ -20,7 +20,7 @@ public final class GPIO: Peripheral {
     /// Called when an output level changes: (pin, level).
     public var outputChanged: ((Int, Bool) -> Void)?
 
-    public init() { reset() }
+    public override init() { super.init(); reset() }
 
     public func reset() { regs = RegisterFile(count: 0x1000 / 4) }
 
@@ -35,7 +35,7 @@ public final class GPIO: Peripheral {
         for i in 0..<32 where changed & (1 << UInt32(i)) != 0 { cb(base + i, v & (1 << UInt32(i)) != 0) }
     }
 
-    public func read(offset: UInt32, size: Int) -> UInt32? {
+    public override func read(offset: UInt32, size: Int) -> UInt32? {
         let o = offset & ~3
         switch o {
         case GPIO.strap: return strapping
@@ -49,7 +49,7 @@ public final class GPIO: Peripheral {
         }
     }
 
-    public func write(offset: UInt32, size: Int, value: UInt32) -> Bool {
+    public override func write(offset: UInt32, size: Int, value: UInt32) -> Bool {
         let o = offset & ~3
         let v = RegisterFile.merge(regs[o], offset: offset, size: size, value: value)
         switch o {
@@ -75,7 +75,7 @@ public final class GPIO: Peripheral {
 
 /// A block of configuration registers modelled as storage (they hold what software writes and
 /// have no side effects the emulator needs), e.g. IO_MUX pin functions.
-public final class StorageBlock: Peripheral {
+public final class StorageBlock: RegisterModel, Peripheral {
     public let name: String
     public let range: Range<UInt32>
     var regs: RegisterFile
@@ -99,11 +99,11 @@ public final class StorageBlock: Peripheral {
         regs[offset] = value
     }
 
-    public func read(offset: UInt32, size: Int) -> UInt32? {
+    public override func read(offset: UInt32, size: Int) -> UInt32? {
         valid.contains(offset) ? regs[offset & ~3] : nil
     }
 
-    public func write(offset: UInt32, size: Int, value: UInt32) -> Bool {
+    public override func write(offset: UInt32, size: Int, value: UInt32) -> Bool {
         guard valid.contains(offset) else { return false }
         regs[offset & ~3] = RegisterFile.merge(regs[offset & ~3], offset: offset, size: size, value: value)
         return true

@@ -9,7 +9,7 @@
 // The block is the Wi-Fi device ("WDEV") range 0x3FF75000-0x3FF75FFF; only the RNG register is
 // modelled, every other offset reports as unmodelled. Writes to RNG_DATA_REG (read-only) are ignored.
 
-public final class RNG: Peripheral {
+public final class RNG: RegisterModel, Peripheral {
     public let name = "WDEV (RNG)"
     public let range: Range<UInt32> = 0x75000..<0x76000
     /// RNG_DATA_REG's offset in the block.
@@ -49,12 +49,12 @@ public final class RNG: Peripheral {
         return UInt32(truncatingIfNeeded: z >> 32)
     }
 
-    public func read(offset: UInt32, size: Int) -> UInt32? {
+    public override func read(offset: UInt32, size: Int) -> UInt32? {
         guard offset & ~3 == RNG.dataOffset else { return nil }
         return next()
     }
 
-    public func write(offset: UInt32, size: Int, value: UInt32) -> Bool {
+    public override func write(offset: UInt32, size: Int, value: UInt32) -> Bool {
         offset & ~3 == RNG.dataOffset
     }
 }

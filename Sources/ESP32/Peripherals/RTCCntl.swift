@@ -2,7 +2,7 @@
 // system/CPU resets, CPU stall, store registers, the SoC clock source, the RTC timer and
 // the RTC watchdog.
 
-public final class RTCCntl: Peripheral {
+public final class RTCCntl: RegisterModel, Peripheral {
     public let name = "RTC_CNTL"
     public let range: Range<UInt32> = 0x4_8000..<0x4_8400
 
@@ -34,7 +34,7 @@ public final class RTCCntl: Peripheral {
     public var watchdogReset: ((ResetReason) -> Void)?
     public var interruptChanged: (() -> Void)?
 
-    public init() { reset() }
+    public override init() { super.init(); reset() }
 
     static let wdtKey: UInt32 = 0x50D8_3AA1
 
@@ -111,7 +111,7 @@ public final class RTCCntl: Peripheral {
         return c0 == 2 && c1 == 0x21
     }
 
-    public func read(offset: UInt32, size: Int) -> UInt32? {
+    public override func read(offset: UInt32, size: Int) -> UInt32? {
         let o = offset & ~3
         switch o {
         case RTCCntl.timeUpdate: return regs[o] | (1 << 30)   // TIME_VALID
@@ -123,7 +123,7 @@ public final class RTCCntl: Peripheral {
         }
     }
 
-    public func write(offset: UInt32, size: Int, value: UInt32) -> Bool {
+    public override func write(offset: UInt32, size: Int, value: UInt32) -> Bool {
         let o = offset & ~3
         guard o <= 0x13C else { return false }
         let v = RegisterFile.merge(regs[o], offset: offset, size: size, value: value)

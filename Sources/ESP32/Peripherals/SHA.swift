@@ -26,7 +26,7 @@
 
 import FirmwareFormats
 
-public final class SHA: Peripheral {
+public final class SHA: RegisterModel, Peripheral {
     public let name = "SHA"
     public let range: Range<UInt32> = 0x3000..<0x4000
 
@@ -61,7 +61,7 @@ public final class SHA: Peripheral {
     /// Blocks hashed since reset (all engines), for statistics.
     public private(set) var blocksHashed = 0
 
-    public init() { reset() }
+    public override init() { super.init(); reset() }
 
     public func reset() {
         for i in 0..<text.count { text[i] = 0 }
@@ -70,7 +70,7 @@ public final class SHA: Peripheral {
         blocksHashed = 0
     }
 
-    public func read(offset: UInt32, size: Int) -> UInt32? {
+    public override func read(offset: UInt32, size: Int) -> UInt32? {
         let o = offset & ~3
         switch o {
         case 0..<0x80:
@@ -83,7 +83,7 @@ public final class SHA: Peripheral {
         }
     }
 
-    public func write(offset: UInt32, size: Int, value: UInt32) -> Bool {
+    public override func write(offset: UInt32, size: Int, value: UInt32) -> Bool {
         let o = offset & ~3
         switch o {
         case 0..<0x80:

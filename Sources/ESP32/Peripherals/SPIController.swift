@@ -36,7 +36,7 @@
 // Not modelled: bit order (WR/RD_BIT_ORDER), full-duplex data (DOUTDIN), flash encryption
 // (the PP data is written as given), DMA, slave mode, the CRC registers' computation.
 
-public final class SPIController: Peripheral {
+public final class SPIController: RegisterModel, Peripheral {
     public let name: String
     public let range: Range<UInt32>
     public let index: Int
@@ -88,6 +88,7 @@ public final class SPIController: Peripheral {
         let o = SPIController.offset(of: index)
         range = o..<(o + 0x1000)
         devices[0] = flash
+        super.init()
         reset()
     }
 
@@ -125,7 +126,7 @@ public final class SPIController: Peripheral {
         }
     }
 
-    public func read(offset: UInt32, size: Int) -> UInt32? {
+    public override func read(offset: UInt32, size: Int) -> UInt32? {
         let o = offset & ~3
         guard SPIController.modelled(o) else { return nil }
         switch o {
@@ -135,7 +136,7 @@ public final class SPIController: Peripheral {
         }
     }
 
-    public func write(offset: UInt32, size: Int, value: UInt32) -> Bool {
+    public override func write(offset: UInt32, size: Int, value: UInt32) -> Bool {
         let o = offset & ~3
         guard SPIController.modelled(o) else { return false }
         let v = RegisterFile.merge(regs[o], offset: offset, size: size, value: value)

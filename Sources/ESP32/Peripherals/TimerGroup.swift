@@ -3,7 +3,7 @@
 // calibration unit and the LACT timer. Counters are computed from simulated time, so
 // they advance exactly with executed cycles.
 
-public final class TimerGroup: Peripheral {
+public final class TimerGroup: RegisterModel, Peripheral {
     public let name: String
     public let range: Range<UInt32>
     public let index: Int
@@ -46,6 +46,7 @@ public final class TimerGroup: Peripheral {
         name = "TIMG\(index)"
         let base: UInt32 = index == 0 ? 0x5_F000 : 0x6_0000
         range = base..<(base + 0x1000)
+        super.init()
         reset()
     }
 
@@ -165,7 +166,7 @@ public final class TimerGroup: Peripheral {
         return nil
     }
 
-    public func read(offset: UInt32, size: Int) -> UInt32? {
+    public override func read(offset: UInt32, size: Int) -> UInt32? {
         let o = offset & ~3
         if let (i, r) = timerIndex(o) {
             let t = timers[i]
@@ -200,7 +201,7 @@ public final class TimerGroup: Peripheral {
         }
     }
 
-    public func write(offset: UInt32, size: Int, value: UInt32) -> Bool {
+    public override func write(offset: UInt32, size: Int, value: UInt32) -> Bool {
         let o = offset & ~3
         if let (i, r) = timerIndex(o) {
             switch r {

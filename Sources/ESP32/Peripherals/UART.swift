@@ -9,7 +9,7 @@
 // While autobaud is enabled the line's edges are counted (RXD_CNT); the pulse-width registers
 // report a 115200-baud sender, the rate esptool and serial monitors start at.
 
-public final class UART: Peripheral {
+public final class UART: RegisterModel, Peripheral {
     public let name: String
     public let range: Range<UInt32>
     public let index: Int
@@ -51,6 +51,7 @@ public final class UART: Peripheral {
         self.index = index
         name = "UART\(index)"
         range = offset..<(offset + 0x1000)
+        super.init()
         reset()
     }
 
@@ -195,7 +196,7 @@ public final class UART: Peripheral {
         return riseAt
     }
 
-    public func read(offset: UInt32, size: Int) -> UInt32? {
+    public override func read(offset: UInt32, size: Int) -> UInt32? {
         accesses &+= 1
         switch offset & ~3 {
         case UART.fifo:
@@ -229,7 +230,7 @@ public final class UART: Peripheral {
         }
     }
 
-    public func write(offset: UInt32, size: Int, value: UInt32) -> Bool {
+    public override func write(offset: UInt32, size: Int, value: UInt32) -> Bool {
         accesses &+= 1
         let o = offset & ~3
         switch o {

@@ -1,12 +1,16 @@
 // The Xtensa LX6 processor state and its machinery (exceptions, interrupts,
 // windows, special registers). The instruction semantics live in Execute.swift.
 
-/// What the core uses to reach anything that is not in its fast memory map.
-public protocol XtensaBus: AnyObject {
+/// What the core uses to reach anything that is not in its fast memory map. A machine
+/// subclasses it and overrides both methods. It is a class, not a protocol, so that the core
+/// calls it through the vtable on an unretained reference: an MMIO access costs no reference
+/// counting (a call through a protocol existential retains and releases the bus each time).
+open class XtensaBus {
+    public init() {}
     /// Reads `size` (1, 2 or 4) bytes; nil means a bus error (the core raises LoadStoreError).
-    func read(_ address: UInt32, size: Int, cpu: XtensaCPU) -> UInt32?
+    open func read(_ address: UInt32, size: Int, cpu: XtensaCPU) -> UInt32? { nil }
     /// Writes `size` bytes; false means a bus error.
-    func write(_ address: UInt32, size: Int, value: UInt32, cpu: XtensaCPU) -> Bool
+    open func write(_ address: UInt32, size: Int, value: UInt32, cpu: XtensaCPU) -> Bool { false }
 }
 
 /// Why `run` returned.
@@ -123,7 +127,12 @@ public struct PhysicalRegisters {
 public final class XtensaCPU {
     public let config: CoreConfig
     public let memory: MemoryMap
-    public unowned(unsafe) var bus: XtensaBus
+    /// The bus, unretained: its owner (the machine) outlives the core.
+    public var bus: XtensaBus {
+        get { busRef.takeUnretainedValue() }
+        set { busRef = .passUnretained(newValue) }
+    }
+    var busRef: Unmanaged<XtensaBus>
     public let st: UnsafeMutablePointer<CPUState>
     /// The 64 physical address registers, rotated by `CPUState.fileRotation` panels so that the
     /// current window is sixteen consecutive words (see `setWindowBase`). Moving the window
@@ -151,7 +160,7 @@ public final class XtensaCPU {
 
     public init(config: CoreConfig, bus: XtensaBus, memory: MemoryMap = MemoryMap()) {
         self.config = config
-        self.bus = bus
+        self.busRef = .passUnretained(bus)
         self.memory = memory
         rdTable = memory.rd
         rd32Table = memory.rd32
@@ -694,7 +703,7 @@ public final class XtensaCPU {
         if !dataAccessAllowed(a, write: false) {
             raise(.loadProhibited, pc: pc, vaddr: a); s.pointee.faulted = true; return 0
         }
-        if let v = bus.read(a, size: size, cpu: self) { return v }
+        if let v = busRef._withUnsafeGuaranteedRef({ $0.read(a, size: size, cpu: self) }) { return v }
         raise(.loadStoreError, pc: pc, vaddr: a); s.pointee.faulted = true
         return 0
     }
@@ -731,7 +740,7 @@ public final class XtensaCPU {
         if !dataAccessAllowed(a, write: true) {
             raise(.storeProhibited, pc: pc, vaddr: a); s.pointee.faulted = true; return
         }
-        if !bus.write(a, size: size, value: value, cpu: self) {
+        if !busRef._withUnsafeGuaranteedRef({ $0.write(a, size: size, value: value, cpu: self) }) {
             raise(.loadStoreError, pc: pc, vaddr: a); s.pointee.faulted = true
         }
     }
