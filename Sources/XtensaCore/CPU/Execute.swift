@@ -714,11 +714,21 @@ extension XtensaCPU {
 
     /// ENTRY's and RETW's window move: WINDOWBASE `wb` and WINDOWSTART `ws` (overflow checks
     /// on: WOE set, EXCM clear); the run loop's window and gate threshold follow.
+    /// Everything comes from `s` (the register file is the state's first field), so the
+    /// hot path neither reloads the core's fields nor reads back the window it just stored.
     @inline(__always) func moveWindow(to wb: UInt32, windowStart ws: UInt32,
                                       _ s: UnsafeMutablePointer<CPUState>, _ R: inout Window, _ need: inout UInt8) {
         s.pointee.windowStart = ws
-        setWindowBase(wb)
-        R = Window(s.pointee.window)
+        s.pointee.windowBase = wb
+        let at = (wb &- s.pointee.fileRotation) & 15
+        if _fastPath(at <= 12) {
+            let w = UnsafeMutableRawPointer(s).assumingMemoryBound(to: UInt32.self) + Int(at) &* 4
+            s.pointee.window = w
+            R = Window(w)
+        } else {
+            setWindowBase(wb)
+            R = Window(s.pointee.window)
+        }
         let free = freePanelsAbove(wb, ws)
         s.pointee.freePanels = free
         need = 4 &- free
