@@ -248,6 +248,13 @@ extension XtensaCPU {
                 }
                 n &-= 1
             } while n != 0
+            if !H.active, flow == Flow.target, dp.pointee.jumpDelta == Decoded.farJump {
+                // Calls and returns (and any jump without a fixed same-page target): the slot
+                // comes from the jump-target cache; one it does not hold is fetched.
+                next = targets.target(jump)
+                pc = jump
+                continue
+            }
             pc = UInt32(truncatingIfNeeded: k &+ (UInt(bitPattern: dp) &>> 4))
             var following: UInt32
             if flow > 0 {
