@@ -16,6 +16,10 @@ public final class ESP32: XtensaBus {
     public let gpio = GPIO()
     public let uarts: [UART] = [UART(index: 0, offset: 0x4_0000), UART(index: 1, offset: 0x5_0000), UART(index: 2, offset: 0x6_E000)]
     public let timerGroups = [TimerGroup(index: 0), TimerGroup(index: 1)]
+    /// The timer groups and UARTs again, unretained, for `updatePeripherals` (once per
+    /// quantum): walking the arrays above would retain and release the arrays and every
+    /// element each time.
+    private let timed: (Unmanaged<TimerGroup>, Unmanaged<TimerGroup>, Unmanaged<UART>, Unmanaged<UART>, Unmanaged<UART>)
     public let frc = FRCTimers()
     public let efuse = EFuse()
     public let rng = RNG()
@@ -63,6 +67,8 @@ public final class ESP32: XtensaBus {
         let pro = XtensaCPU(config: .esp32(prid: 0xCDCD), bus: NullBus.shared)
         let app = XtensaCPU(config: .esp32(prid: 0xABAB), bus: NullBus.shared)
         cores = [pro, app]
+        timed = (.passUnretained(timerGroups[0]), .passUnretained(timerGroups[1]),
+                 .passUnretained(uarts[0]), .passUnretained(uarts[1]), .passUnretained(uarts[2]))
         super.init()
         for c in cores {
             c.bus = self
@@ -328,9 +334,12 @@ public final class ESP32: XtensaBus {
     /// Lets timed peripherals catch up with simulated time (and see new host input).
     public func updatePeripherals() {
         var next = UInt64.max
-        for t in timerGroups { if let n = t.update() { next = min(next, n) } }
+        if let n = timed.0._withUnsafeGuaranteedRef({ $0.update() }) { next = min(next, n) }
+        if let n = timed.1._withUnsafeGuaranteedRef({ $0.update() }) { next = min(next, n) }
         if let n = frc.update() { next = min(next, n) }
-        for u in uarts { if let n = u.update() { next = min(next, n) } }
+        if let n = timed.2._withUnsafeGuaranteedRef({ $0.update() }) { next = min(next, n) }
+        if let n = timed.3._withUnsafeGuaranteedRef({ $0.update() }) { next = min(next, n) }
+        if let n = timed.4._withUnsafeGuaranteedRef({ $0.update() }) { next = min(next, n) }
         if let tick = rtc.updateWatchdog() { next = min(next, tick * (1_920_000_000 / 150_000)) }
         nextPeripheralEvent = next
     }
