@@ -23,6 +23,10 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/CoreBenchmarks",
+            // The interpreter's code-generation flags (see ../Package.swift): cross-module
+            // optimisation may compile a copy of the run loop into this module.
+            swiftSettings: [.unsafeFlags(["-Xllvm", "-enable-tail-merge=false", "-Xllvm", "-tail-dup-indirect-size=40",
+                                          "-Xllvm", "-align-all-functions=6"])],
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
     ]
